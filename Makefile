@@ -1,0 +1,89 @@
+# Developer entry points. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# uv: use the one on PATH, else the module that `pip install uv` provides
+# (its script dir may not be on PATH, e.g. behind pyenv shims).
+ifeq ($(origin UV),undefined)
+UV := $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
+endif
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := python3
+# Read by scripts/test.sh.
+export UV
+export MAKE
+
+SERVICES_DIR ?= /tmp/referral-api-services
+PYTEST_ARGS ?= -q
+export PYTEST_ARGS
+RUN_ADDR ?= 127.0.0.1:8000
+OPENAPI := docs/openapi.yaml
+
+.PHONY: help install .venv run serve services services-stop lint schema test clean
+
+help:
+	@echo "make install        uv sync --frozen (creates .venv)"
+	@echo "make run            migrate + Django dev server on $(RUN_ADDR) (DEBUG on)"
+	@echo "make serve          migrate + collectstatic + gunicorn (DEBUG off, PORT, default 8000)"
+	@echo "make services       start PostgreSQL + Redis in $(SERVICES_DIR)"
+	@echo "make services-stop  stop them"
+	@echo "make lint           ruff, ruff format --check, mypy, migrations check, $(OPENAPI) check"
+	@echo "make schema         regenerate $(OPENAPI)"
+	@echo "make test           throwaway PostgreSQL + Redis, lint, pytest \$$PYTEST_ARGS (default -q)"
+	@echo "make clean          remove .venv and caches"
+
+install:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
+		python3 -m pip install --quiet uv || \
+		python3 -m pip install --quiet --break-system-packages uv
+	$(UV) sync --frozen
+
+.venv: install
+
+run: install
+	$(UV) run python manage.py migrate --noinput
+	DJANGO_DEBUG=true $(UV) run python manage.py runserver $(RUN_ADDR)
+
+serve: install
+	$(UV) run python manage.py migrate --noinput
+	$(UV) run python manage.py collectstatic --noinput
+	DJANGO_DEBUG=false $(UV) run gunicorn -c referral_api/gunicorn.conf.py referral_api.wsgi:application
+
+services:
+	bash scripts/services.sh start $(SERVICES_DIR)
+	@echo "Load them into your shell with:  source $(SERVICES_DIR)/env"
+	@echo "Stop them with:                  make services-stop"
+
+services-stop:
+	bash scripts/services.sh stop $(SERVICES_DIR)
+
+lint: install
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy .
+	$(UV) run python manage.py makemigrations --check --dry-run
+	@tmp=$$(mktemp /tmp/referral-openapi.XXXXXX); \
+	trap 'rm -f "$$tmp"' EXIT; \
+	echo "$(UV) run python manage.py spectacular --validate --fail-on-warn --file <tmp>"; \
+	$(UV) run python manage.py spectacular --validate --fail-on-warn --file "$$tmp"; \
+	if [[ ! -f $(OPENAPI) ]]; then \
+		echo "$(OPENAPI) is missing: run make schema" >&2; exit 1; \
+	fi; \
+	if ! diff -u $(OPENAPI) "$$tmp"; then \
+		echo "$(OPENAPI) is out of date: run make schema" >&2; exit 1; \
+	fi; \
+	echo "$(OPENAPI) is up to date"
+
+schema: install
+	@mkdir -p $(dir $(OPENAPI))
+	$(UV) run python manage.py spectacular --validate --fail-on-warn --file $(OPENAPI)
+
+# Starts PostgreSQL + Redis in a mktemp dir, runs `make lint` and pytest against
+# them, and always stops them again (see scripts/test.sh).
+test: install
+	bash scripts/test.sh
+
+clean:
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

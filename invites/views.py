@@ -1,0 +1,133 @@
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from invites.exceptions import (
+    InviteActivationThrottledError,
+    InviteAlreadyActivatedError,
+    InviteCodeNotFoundError,
+    InviteCodeOwnError,
+    InviteCycleError,
+)
+from invites.pagination import ReferralCursorPagination
+from invites.selectors import referrals_of
+from invites.serializers import InviteActivateInputSerializer, ReferralSerializer
+from invites.services import invite_activate
+from referral_api.api import (
+    NOT_AUTHENTICATED,
+    PARSE_ERROR,
+    TOKEN_NOT_VALID,
+    error_response,
+    validated,
+)
+from users.serializers import UserSerializer
+from users.views import USER_EXAMPLE
+
+UNAUTHORIZED = error_response("No or an invalid access token.", NOT_AUTHENTICATED, TOKEN_NOT_VALID)
+
+
+class ProfileInviteViewSet(viewsets.GenericViewSet):
+    """Invite codes and referrals of the signed-in user."""
+
+    permission_classes = (IsAuthenticated,)
+    pagination_class = ReferralCursorPagination
+
+    @extend_schema(
+        summary="Activate an invite code",
+        description=(
+            "Records that another user invited the caller. Allowed once per user, ever. The code "
+            "is case-insensitive and surrounding spaces are ignored. When several failures apply, "
+            "the first of validation_error, throttled, invite_already_activated, "
+            "invite_code_not_found, invite_code_own, invite_cycle wins. Only unknown codes count "
+            "toward the hourly failure limit (`INVITE_ACTIVATE_FAILURES_PER_HOUR`)."
+        ),
+        request=InviteActivateInputSerializer,
+        responses={
+            200: UserSerializer,
+            400: error_response(
+                "Invalid, unknown or own code, or one that would make a referral cycle.",
+                (
+                    "validation_error",
+                    "The request has invalid fields.",
+                    {"invite_code": ["An invite code is 6 letters or digits, e.g. A1B2C3."]},
+                ),
+                InviteCodeNotFoundError,
+                InviteCodeOwnError,
+                InviteCycleError,
+                PARSE_ERROR,
+            ),
+            401: UNAUTHORIZED,
+            409: error_response(
+                "The caller already activated a code; the message names it.",
+                (
+                    "invite_already_activated",
+                    "You have already activated the invite code A1B2C3.",
+                    {},
+                ),
+            ),
+            429: error_response(
+                "Too many unknown codes tried this hour.", InviteActivationThrottledError
+            ),
+        },
+        examples=[
+            OpenApiExample("Request", value={"invite_code": "x9y8z7"}, request_only=True),
+            OpenApiExample("Activated", value=USER_EXAMPLE, response_only=True),
+        ],
+    )
+    @action(detail=False, methods=["post"], url_path="activate-invite")
+    def activate_invite(self, request: Request) -> Response:
+        data = validated(InviteActivateInputSerializer, request.data)
+        user = invite_activate(user=request.user, code=data["invite_code"])
+        return Response(UserSerializer(user).data)
+
+    @extend_schema(
+        summary="List referrals",
+        description=(
+            "Users who activated the caller's invite code, newest first, with cursor pagination: "
+            "follow `next` and `previous`. A page costs the same at any depth. `count` is the "
+            "total. Only the caller's own referrals are ever visible."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "page_size",
+                int,
+                description="Items per page: default 20, at most 100 (larger values give 100).",
+            ),
+            OpenApiParameter("cursor", str, description="Opaque cursor from `next` or `previous`."),
+        ],
+        responses={
+            200: ReferralSerializer(many=True),
+            400: error_response(
+                "Invalid `page_size` or `cursor`.",
+                (
+                    "validation_error",
+                    "The request has invalid fields.",
+                    {"cursor": ["This cursor is not valid."]},
+                ),
+            ),
+            401: UNAUTHORIZED,
+        },
+        examples=[
+            OpenApiExample(
+                "A page",
+                value={
+                    "next": "http://127.0.0.1:8000/api/v1/profile/referrals/?cursor=cD0yMDI2",
+                    "previous": None,
+                    "count": 42,
+                    "results": [{"phone": "+79997654321", "activated_at": "2026-11-21T10:05:00Z"}],
+                },
+                response_only=True,
+            )
+        ],
+    )
+    @action(detail=False, methods=["get"])
+    def referrals(self, request: Request) -> Response:
+        paginator = ReferralCursorPagination()
+        paginator.count = request.user.referrals_count
+        page = paginator.paginate_queryset(
+            referrals_of(user=request.user).only("phone", "referred_at"), request, view=self
+        )
+        return paginator.get_paginated_response(ReferralSerializer(page, many=True).data)

@@ -1,0 +1,136 @@
+"""One error shape for every 4xx and 5xx: `{"code", "message", "errors"}` (API.md › Errors)."""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, JsonResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rest_framework import exceptions, status
+from rest_framework.fields import get_error_detail
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+# Seconds a client should wait before retrying after a dependency outage.
+OUTAGE_RETRY_AFTER = 5
+
+
+class ApplicationError(Exception):
+    """An expected failure of a business rule; the handler turns it into the contract's body."""
+
+    code = "application_error"
+    message = "The request could not be completed."
+    status_code = 400
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: int | None = None,
+        errors: dict[str, list[str]] | None = None,
+    ) -> None:
+        self.message = message or self.message
+        self.errors = errors or {}
+        # Whole seconds, at least 1, until the request can succeed (sent as `Retry-After`).
+        self.retry_after = None if retry_after is None else max(1, int(retry_after))
+        super().__init__(self.message)
+
+
+class ServiceUnavailableError(ApplicationError):
+    code = "service_unavailable"
+    message = "The service is temporarily unavailable. Try again shortly."
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
+def error_body(code: str, message: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "errors": errors or {}}
+
+
+def _flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Field name → list of messages; nested fields are joined with dots."""
+    if isinstance(detail, dict):
+        flat: dict[str, list[str]] = {}
+        for field, value in detail.items():
+            flat.update(_flatten_errors(value, f"{prefix}{field}" if not prefix else f"{prefix}.{field}"))
+        return flat
+    if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        flat = {}
+        for index, item in enumerate(detail):
+            flat.update(_flatten_errors(item, f"{prefix}.{index}" if prefix else str(index)))
+        return flat
+    messages = detail if isinstance(detail, list) else [detail]
+    return {prefix or "non_field_errors": [str(message) for message in messages]}
+
+
+def _application_error_response(exc: ApplicationError) -> Response:
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
+    if exc.status_code == status.HTTP_401_UNAUTHORIZED:
+        headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    body = error_body(exc.code, exc.message, exc.errors)
+    return Response(body, status=exc.status_code, headers=headers)
+
+
+def _api_exception_code(exc: exceptions.APIException) -> str:
+    if isinstance(exc, exceptions.ValidationError):
+        return "validation_error"
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        # SimpleJWT's InvalidToken and every other refused credential.
+        return "token_not_valid"
+    return str(exc.default_code)
+
+
+def _api_exception_message(exc: exceptions.APIException) -> str:
+    if isinstance(exc, exceptions.ValidationError):
+        return "The request has invalid fields."
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        return "The token is invalid or expired."
+    if isinstance(exc.detail, str):
+        return str(exc.detail)
+    return str(exc.default_detail)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler (it keeps `Retry-After` and `WWW-Authenticate`), reshaped to the contract."""
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        return _application_error_response(exc)
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError | OperationalError | InterfaceError):
+        # An outage is never a reason to answer as if the request were wrong, nor to fail open.
+        logger.error("dependency unavailable: %s", type(exc).__name__)
+        set_rollback()
+        return _application_error_response(ServiceUnavailableError(retry_after=OUTAGE_RETRY_AFTER))
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(get_error_detail(exc))
+
+    response = drf_exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
+    errors = _flatten_errors(exc.detail) if isinstance(exc, exceptions.ValidationError) else {}
+    response.data = error_body(_api_exception_code(exc), _api_exception_message(exc), errors)
+    return response
+
+
+def _json_error(status_code: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse(error_body(code, message), status=status_code)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _json_error(400, "parse_error", "The request could not be read.")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _json_error(403, "permission_denied", "You do not have permission to do this.")
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _json_error(404, "not_found", "Not found.")
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    return _json_error(500, "server_error", "Something went wrong on our side.")
+

@@ -1,0 +1,20 @@
+"""Gunicorn settings shared by `make serve` and the Docker image.
+
+Threaded workers: the simulated SMS gateway sleeps 1–2 s inside a request, and a sleeping thread
+holds no CPU, so a few processes with many threads keep serving everything else meanwhile.
+"""
+
+import multiprocessing
+import os
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104
+worker_class = "gthread"
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
+threads = int(os.environ.get("GUNICORN_THREADS", "64"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+keepalive = 5
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+errorlog = "-"
+# Request lines only: a query string never carries a code or token in this API.
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'

@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from referral_api.health import HealthView, ReadinessView
+
+api_v1 = [
+    path("", include("users.urls")),
+    path("", include("invites.urls")),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("healthz/", HealthView.as_view(), name="healthz"),
+    path("readyz/", ReadinessView.as_view(), name="readyz"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "referral_api.errors.bad_request"
+handler403 = "referral_api.errors.permission_denied"
+handler404 = "referral_api.errors.page_not_found"
+handler500 = "referral_api.errors.server_error"

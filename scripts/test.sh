@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Body of `make test`: throwaway PostgreSQL + Redis, `make lint`, pytest.
+# The services live in a fresh mktemp dir and are stopped (and the dir
+# removed) on every exit: success, failure or interrupt.
+# Exit code: lint's or pytest's.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export UV_PYTHON_DOWNLOADS=${UV_PYTHON_DOWNLOADS:-never}
+export UV_PYTHON=${UV_PYTHON:-python3}
+UV=${UV:-uv}
+MAKE=${MAKE:-make}
+PYTEST_ARGS=${PYTEST_ARGS--q}
+
+services_dir=$(mktemp -d /tmp/referral-test.XXXXXX)
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM HUP
+    bash scripts/services.sh stop "$services_dir" || true
+    rm -rf -- "$services_dir"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+bash scripts/services.sh start "$services_dir"
+# shellcheck disable=SC1091
+source "$services_dir/env"
+export DJANGO_DEBUG=false
+
+echo "== make lint"
+# $MAKE and $UV may hold several words (e.g. "python3 -m uv"): split on purpose.
+# shellcheck disable=SC2086
+$MAKE --no-print-directory lint
+
+echo "== pytest $PYTEST_ARGS"
+# shellcheck disable=SC2086
+$UV run pytest $PYTEST_ARGS

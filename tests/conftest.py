@@ -1,0 +1,75 @@
+"""Shared fixtures. The suite runs against the real PostgreSQL and Redis that `make test` starts."""
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django_redis import get_redis_connection
+from rest_framework.test import APIClient
+
+from users.models import User
+from users.services import user_create
+from users.sms import MemoryBackend, SmsMessage
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        raise pytest.UsageError(
+            "The tests run against real PostgreSQL and Redis: use `make test`, or "
+            "`make services` and export the DATABASE_URL and REDIS_URL it prints."
+        )
+    if not os.environ.get("REDIS_URL"):
+        raise pytest.UsageError("REDIS_URL is not set: use `make test` or `make services`.")
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings: Any) -> None:
+    """The SMS gateway is the one boundary replaced: messages land in a list."""
+    settings.SMS_BACKEND = "users.sms.MemoryBackend"
+    settings.OTP_EXPOSE_CODE = False
+    settings.OTP_TEST_NUMBERS = ""
+    settings.ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis() -> Iterator[None]:
+    get_redis_connection("default").flushdb()
+    yield
+    get_redis_connection("default").flushdb()
+
+
+@pytest.fixture
+def outbox() -> Iterator[list[SmsMessage]]:
+    MemoryBackend.outbox.clear()
+    yield MemoryBackend.outbox
+    MemoryBackend.outbox.clear()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    """A user created the way sign-up creates one (random invite code), with any field set."""
+    counter = iter(range(10_000_000))
+
+    def make(**fields: Any) -> User:
+        phone = fields.pop("phone", None) or f"+7999{next(counter):07d}"
+        return user_create(phone=phone, **fields)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user: Callable[..., User]) -> User:
+    return make_user()
+
+
+@pytest.fixture
+def auth_client(user: User) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user=user)
+    return client

@@ -1,0 +1,67 @@
+from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from users.managers import UserManager
+
+INVITE_CODE_LENGTH = 6
+INVITE_CODE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who signs in with a phone number and may have been invited by another user."""
+
+    phone = models.CharField("phone number (E.164)", max_length=16, unique=True)
+    # Stored upper case (a CHECK keeps it so), which makes the unique index case-insensitive.
+    invite_code = models.CharField(max_length=INVITE_CODE_LENGTH, unique=True, editable=False)
+    referred_by = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        # The referrals index below starts with this column, so no separate index.
+        db_index=False,
+        null=True,
+        blank=True,
+        related_name="referrals",
+        help_text="The user whose invite code this user activated.",
+    )
+    referred_at = models.DateTimeField(null=True, blank=True)
+    # Kept in the same transaction as each activation, so the profile never counts rows.
+    referrals_count = models.PositiveIntegerField(default=0, editable=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "phone"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(invite_code__regex=r"^[A-Z0-9]{6}$"),
+                name="user_invite_code_format",
+            ),
+            models.CheckConstraint(
+                condition=~Q(referred_by=F("id")),
+                name="user_not_referred_by_self",
+            ),
+            models.CheckConstraint(
+                condition=Q(referred_by__isnull=True, referred_at__isnull=True)
+                | Q(referred_by__isnull=False, referred_at__isnull=False),
+                name="user_referred_at_with_referrer",
+            ),
+        ]
+        indexes = [
+            # "Referrals of X, newest first": one index range scan per page, at any depth.
+            models.Index(fields=["referred_by", "-referred_at", "-id"], name="user_referrals_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.phone
+
+    @property
+    def activated_invite_code(self) -> str | None:
+        referrer = self.referred_by
+        return referrer.invite_code if referrer is not None else None

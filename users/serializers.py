@@ -1,0 +1,130 @@
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from users.models import INVITE_CODE_LENGTH, User
+from users.phone import normalize_phone
+
+
+@extend_schema_field({"type": "string", "example": "+79991234567", "maxLength": 32})
+class PhoneField(serializers.CharField):
+    """A phone number in any common format, normalised to E.164."""
+
+    default_error_messages = {
+        "invalid_phone": "Enter a valid phone number in international format, e.g. +79991234567.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 32)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        phone = normalize_phone(super().to_internal_value(data))
+        if phone is None:
+            self.fail("invalid_phone")
+        return phone
+
+
+@extend_schema_field({"type": "string", "pattern": "^[A-Za-z0-9]{6}$", "example": "A1B2C3"})
+class InviteCodeField(serializers.RegexField):
+    """Six letters or digits; case and surrounding spaces do not matter. Stored upper case."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "error_messages", {"invalid": "An invite code is 6 letters or digits, e.g. A1B2C3."}
+        )
+        super().__init__(rf"^[A-Za-z0-9]{{{INVITE_CODE_LENGTH}}}$", max_length=64, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        return str(super().to_internal_value(data)).upper()
+
+
+class OtpRequestInputSerializer(serializers.Serializer):
+    phone = PhoneField(help_text="The phone number to send the code to; any common format.")
+
+
+class OtpRequestSerializer(serializers.Serializer):
+    """A code is on its way."""
+
+    phone = serializers.CharField(help_text="The number in E.164 form.")
+    expires_in = serializers.IntegerField(help_text="Seconds the code stays valid.")
+    resend_in = serializers.IntegerField(help_text="Seconds before another code can be asked.")
+    code_length = serializers.IntegerField(help_text="Digits in the code.")
+    debug_code = serializers.CharField(
+        required=False,
+        help_text="The code itself; present only when `OTP_EXPOSE_CODE` is on (never in production).",
+    )
+
+
+class OtpVerifyInputSerializer(serializers.Serializer):
+    phone = PhoneField(help_text="The number the code was sent to.")
+    code = serializers.RegexField(
+        r"^[0-9]+$",
+        max_length=16,
+        help_text="The digits received by SMS.",
+        error_messages={"invalid": "The code is made of digits only."},
+    )
+    invite_code = InviteCodeField(
+        required=False,
+        allow_null=True,
+        help_text="Optional: another user's invite code, activated when this call signs up.",
+    )
+
+    def validate_code(self, value: str) -> str:
+        if len(value) != settings.OTP_LENGTH:
+            raise serializers.ValidationError(f"The code has {settings.OTP_LENGTH} digits.")
+        return value
+
+
+class UserSerializer(serializers.ModelSerializer):
+    """The signed-in user's profile."""
+
+    invite_code = serializers.CharField(
+        read_only=True, help_text="This user's own invite code, to share with friends."
+    )
+    activated_invite_code = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="The invite code this user activated, or null.",
+    )
+    referrals_count = serializers.IntegerField(
+        read_only=True, help_text="How many users activated this user's invite code."
+    )
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "phone",
+            "invite_code",
+            "activated_invite_code",
+            "referrals_count",
+            "date_joined",
+        ]
+        read_only_fields = fields
+
+
+class LoginSerializer(serializers.Serializer):
+    """Tokens for the signed-in user."""
+
+    access = serializers.CharField(help_text="Access token: send as `Authorization: Bearer …`.")
+    refresh = serializers.CharField(help_text="Refresh token: works once, at the refresh endpoint.")
+    is_new_user = serializers.BooleanField(help_text="True when this call created the user.")
+    user = UserSerializer()
+
+
+class TokenRefreshInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField(max_length=4096, help_text="The refresh token to rotate.")
+
+
+class TokenPairSerializer(serializers.Serializer):
+    """A new access token and a new refresh token; the old refresh token no longer works."""
+
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class LogoutInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField(max_length=4096, help_text="The refresh token to revoke.")

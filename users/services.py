@@ -1,0 +1,167 @@
+"""Phone login: sending and checking one-time codes, signing up, and the token life cycle."""
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from invites.selectors import invite_owner
+from users import otp
+from users.exceptions import (
+    AccountDisabledError,
+    OtpAttemptsExceededError,
+    OtpCooldownError,
+    OtpExpiredError,
+    OtpInvalidError,
+    OtpSendLimitError,
+    RefreshTokenForeignError,
+    TokenNotValidError,
+)
+from users.models import INVITE_CODE_ALPHABET, INVITE_CODE_LENGTH, User
+from users.sms import send_sms
+from users.tokens import (
+    SESSION_START_CLAIM,
+    TokenPair,
+    blacklist,
+    claims_ignoring_expiry,
+    parse_refresh,
+    token_pair_for,
+)
+
+logger = logging.getLogger(__name__)
+
+# 36^6 ≈ 2.2 billion codes: even with a million users a draw collides about once in 2,000.
+INVITE_CODE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class OtpSent:
+    phone: str
+    code: str
+
+
+@dataclass(frozen=True)
+class Login:
+    user: User
+    is_new_user: bool
+    tokens: TokenPair
+
+
+def invite_code_generate() -> str:
+    return "".join(secrets.choice(INVITE_CODE_ALPHABET) for _ in range(INVITE_CODE_LENGTH))
+
+
+def user_create(*, phone: str, **fields: object) -> User:
+    """Insert a user with a fresh invite code, drawing again when the code is already taken."""
+    for _ in range(INVITE_CODE_ATTEMPTS):
+        user = User(phone=phone, invite_code=invite_code_generate(), **fields)
+        user.set_unusable_password()
+        try:
+            with transaction.atomic():
+                user.save(force_insert=True)
+        except IntegrityError:
+            if not User.objects.filter(invite_code=user.invite_code).exists():
+                raise
+            logger.warning("invite code collision at sign-up; drawing another")
+            continue
+        return user
+    raise IntegrityError("no free invite code found")
+
+
+def otp_request(*, phone: str, client_ip: str) -> OtpSent:
+    """Store a new code for `phone` when the limits allow, then send it by SMS."""
+    fixed_code = otp.test_numbers().get(phone)
+    code = fixed_code or otp.generate_code()
+    result = otp.store_code(phone=phone, code=code, client_ip=client_ip)
+    match result.status:
+        case "locked":
+            raise OtpAttemptsExceededError(retry_after=result.retry_after)
+        case "cooldown":
+            raise OtpCooldownError(retry_after=result.retry_after)
+        case "phone_limit" | "ip_limit":
+            raise OtpSendLimitError(retry_after=result.retry_after)
+    if fixed_code is None:
+        send_sms(phone=phone, text=f"Your login code: {code}")
+    return OtpSent(phone=phone, code=code)
+
+
+def otp_verify(*, phone: str, code: str) -> None:
+    """Consume the phone's code, or count the wrong try and raise."""
+    result = otp.check_code(phone=phone, code=code)
+    match result.status:
+        case "ok":
+            return
+        case "invalid":
+            raise OtpInvalidError()
+        case "expired":
+            raise OtpExpiredError()
+        case _:
+            raise OtpAttemptsExceededError(retry_after=result.retry_after)
+
+
+def user_sign_up(*, phone: str, inviter: User | None = None) -> User:
+    """Create a user; with an inviter, the activation is part of the same transaction."""
+    with transaction.atomic():
+        if inviter is None:
+            return user_create(phone=phone)
+        user = user_create(phone=phone, referred_by=inviter, referred_at=timezone.now())
+        User.objects.filter(pk=inviter.pk).update(referrals_count=F("referrals_count") + 1)
+        return user
+
+
+def auth_login(*, phone: str, code: str, invite_code: str | None = None) -> Login:
+    """Exchange a correct code for tokens; the first login creates the user."""
+    user = User.objects.select_related("referred_by").filter(phone=phone).first()
+    inviter = None
+    if user is None and invite_code is not None:
+        # Checked before the login code, so a mistyped invite code does not spend it.
+        inviter = invite_owner(code=invite_code)
+    otp_verify(phone=phone, code=code)
+
+    is_new_user = user is None
+    if user is None:
+        try:
+            user = user_sign_up(phone=phone, inviter=inviter)
+        except IntegrityError:
+            # Another request signed this phone up first; the code we hold was still valid.
+            user = User.objects.select_related("referred_by").get(phone=phone)
+            is_new_user = False
+    if not user.is_active:
+        raise AccountDisabledError()
+    return Login(user=user, is_new_user=is_new_user, tokens=token_pair_for(user))
+
+
+def token_refresh(*, refresh: str) -> TokenPair:
+    """Rotate a refresh token: it works once, and the new pair stays within its session."""
+    try:
+        token = parse_refresh(refresh)
+    except TokenError as exc:
+        raise TokenNotValidError() from exc
+    user = User.objects.filter(pk=token.get(api_settings.USER_ID_CLAIM), is_active=True).first()
+    if user is None:
+        raise TokenNotValidError()
+    with transaction.atomic():
+        if not blacklist(token):
+            raise TokenNotValidError()
+        return token_pair_for(user, session_start=token[SESSION_START_CLAIM])
+
+
+def auth_logout(*, user: User, refresh: str) -> None:
+    """Revoke the caller's refresh token; one already revoked or expired is fine."""
+    foreign = RefreshTokenForeignError(errors={"refresh": [RefreshTokenForeignError.message]})
+    try:
+        token = RefreshToken(refresh)  # type: ignore[arg-type]
+    except TokenError:
+        claims = claims_ignoring_expiry(refresh)
+        if claims is None or claims.get(api_settings.USER_ID_CLAIM) != user.pk:
+            raise foreign from None
+        return
+    if token.get(api_settings.USER_ID_CLAIM) != user.pk:
+        raise foreign
+    blacklist(token)

@@ -1,0 +1,100 @@
+"""SimpleJWT with an absolute session cap and rotation that stays single-use under concurrency."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch, datetime_to_epoch
+
+from users.models import User
+
+# When the login that started a session happened (epoch seconds), as OpenID Connect names it.
+SESSION_START_CLAIM = "auth_time"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access: str
+    refresh: str
+
+
+class SessionExpiredError(TokenError):
+    pass
+
+
+def _session_end(session_start: int) -> datetime:
+    return datetime_from_epoch(session_start) + timedelta(days=settings.JWT_SESSION_MAX_DAYS)
+
+
+def token_pair_for(user: User, *, session_start: int | None = None) -> TokenPair:
+    """A new refresh token (recorded as outstanding) and its access token, both within the session."""
+    start = session_start if session_start is not None else datetime_to_epoch(timezone.now())
+    session_end = _session_end(start)
+    refresh = RefreshToken()
+    refresh[api_settings.USER_ID_CLAIM] = user.pk
+    refresh[SESSION_START_CLAIM] = start
+    if refresh.current_time + refresh.lifetime > session_end:
+        refresh.set_exp(from_time=session_end, lifetime=timedelta(0))
+    OutstandingToken.objects.create(
+        user=user,
+        jti=refresh[api_settings.JTI_CLAIM],
+        token=str(refresh),
+        created_at=refresh.current_time,
+        expires_at=datetime_from_epoch(refresh["exp"]),
+    )
+    access = refresh.access_token
+    if access.current_time + access.lifetime > session_end:
+        access.set_exp(from_time=session_end, lifetime=timedelta(0))
+    return TokenPair(access=str(access), refresh=str(refresh))
+
+
+def parse_refresh(raw: str) -> RefreshToken:
+    """A refresh token that is well signed, unexpired, not blacklisted and within its session."""
+    token = RefreshToken(raw)  # type: ignore[arg-type]
+    start = token.get(SESSION_START_CLAIM)
+    if not isinstance(start, int) or _session_end(start) <= timezone.now():
+        raise SessionExpiredError("The session has ended.")
+    return token
+
+
+def blacklist(token: RefreshToken) -> bool:
+    """Blacklist a refresh token; False when it already was (so it was used or revoked before)."""
+    outstanding, _ = OutstandingToken.objects.get_or_create(
+        jti=token[api_settings.JTI_CLAIM],
+        defaults={
+            "user_id": token.get(api_settings.USER_ID_CLAIM),
+            "token": str(token),
+            "created_at": token.current_time,
+            "expires_at": datetime_from_epoch(token["exp"]),
+        },
+    )
+    try:
+        # The unique row is the arbiter: of two concurrent rotations only one inserts it.
+        with transaction.atomic():
+            BlacklistedToken.objects.create(token=outstanding)
+    except IntegrityError:
+        return False
+    return True
+
+
+def claims_ignoring_expiry(raw: str) -> dict[str, object] | None:
+    """The claims of a well-signed refresh token even when it has expired; None if forged."""
+    try:
+        claims: dict[str, object] = jwt.decode(
+            raw,
+            api_settings.SIGNING_KEY,
+            algorithms=[api_settings.ALGORITHM],
+            options={"verify_exp": False},
+        )
+    except jwt.InvalidTokenError:
+        return None
+    if claims.get(api_settings.TOKEN_TYPE_CLAIM) != "refresh":
+        return None
+    return claims

@@ -48,7 +48,7 @@ run: install
 serve: install
 	$(UV) run python manage.py migrate --noinput
 	$(UV) run python manage.py collectstatic --noinput
-	DJANGO_DEBUG=false $(UV) run gunicorn -c referral_api/gunicorn.conf.py referral_api.wsgi:application
+	DJANGO_DEBUG=false $(UV) run gunicorn -c referral_api/gunicorn_conf.py referral_api.wsgi:application
 
 services:
 	bash scripts/services.sh start $(SERVICES_DIR)

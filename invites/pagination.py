@@ -1,6 +1,5 @@
 from typing import Any
 
-from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
@@ -31,7 +30,7 @@ class ReferralCursorPagination(CursorPagination):
         return min(size, self.max_page_size)
 
     def paginate_queryset(
-        self, queryset: QuerySet[Any], request: Request, view: APIView | None = None
+        self, queryset: Any, request: Request, view: APIView | None = None
     ) -> list[Any] | None:
         try:
             return super().paginate_queryset(queryset, request, view)
@@ -50,6 +49,9 @@ class ReferralCursorPagination(CursorPagination):
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         paginated = super().get_paginated_response_schema(schema)
+        link = "http://127.0.0.1:8000/api/v1/profile/referrals/?cursor=cD0yMDI2LTExLTIx"
+        paginated["properties"]["next"]["example"] = link
+        paginated["properties"]["previous"]["example"] = None
         paginated["properties"]["count"] = {
             "type": "integer",
             "example": 42,

@@ -42,7 +42,8 @@ def referrer_chain(*, user_id: int) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(_CHAIN_SQL, [user_id])
         parents = dict(cursor.fetchall())
-    chain, current = [], user_id
+    chain: list[int] = []
+    current: int | None = user_id
     while current is not None and current not in chain:
         chain.append(current)
         current = parents.get(current)
@@ -58,7 +59,7 @@ def _activate(*, user_id: int, owner: User) -> None:
     # later one sees the earlier one's edge.
     locked = {
         row.pk: row
-        for row in User.objects.select_for_update(no_key=True)
+        for row in User.objects.select_for_update(no_key=True, of=("self",))
         .filter(pk__in={user_id, owner.pk, root_id})
         .order_by("pk")
         .select_related("referred_by")

@@ -27,7 +27,8 @@ class ErrorSerializer(serializers.Serializer):
 
     code = serializers.CharField(help_text="Stable, snake_case error code (part of the contract).")
     message = serializers.CharField(help_text="Human-readable English message.")
-    errors = serializers.DictField(
+    # A declared field, not Serializer.errors: DRF moves declared fields off the class.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Field name → messages, for `validation_error`; `{}` otherwise.",
     )
@@ -60,3 +61,6 @@ def error_response(description: str, *examples: ErrorExample) -> OpenApiResponse
             code, message, errors = example.code, example.message, {}
         bodies.append(OpenApiExample(code, value=error_body(code, message, errors)))
     return OpenApiResponse(response=ErrorSerializer, description=description, examples=bodies)
+
+
+UNAUTHORIZED = error_response("No or an invalid access token.", NOT_AUTHENTICATED, TOKEN_NOT_VALID)

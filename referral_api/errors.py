@@ -16,6 +16,8 @@ from rest_framework.views import set_rollback
 
 logger = logging.getLogger(__name__)
 
+# Errors that mean a dependency is down, not that the request is wrong.
+OUTAGES = (RedisConnectionError, RedisTimeoutError, OperationalError, InterfaceError)
 # Seconds a client should wait before retrying after a dependency outage.
 OUTAGE_RETRY_AFTER = 5
 
@@ -56,7 +58,7 @@ def _flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(detail, dict):
         flat: dict[str, list[str]] = {}
         for field, value in detail.items():
-            flat.update(_flatten_errors(value, f"{prefix}{field}" if not prefix else f"{prefix}.{field}"))
+            flat.update(_flatten_errors(value, f"{prefix}.{field}" if prefix else str(field)))
         return flat
     if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
         flat = {}
@@ -99,7 +101,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, ApplicationError):
         set_rollback()
         return _application_error_response(exc)
-    if isinstance(exc, RedisConnectionError | RedisTimeoutError | OperationalError | InterfaceError):
+    if isinstance(exc, OUTAGES):
         # An outage is never a reason to answer as if the request were wrong, nor to fail open.
         logger.error("dependency unavailable: %s", type(exc).__name__)
         set_rollback()
@@ -133,4 +135,3 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 def server_error(request: HttpRequest) -> JsonResponse:
     return _json_error(500, "server_error", "Something went wrong on our side.")
-

@@ -26,6 +26,7 @@ class HealthView(APIView):
 
     @extend_schema(
         summary="Liveness probe",
+        tags=["health"],
         description="Answers while the process can serve requests; checks no dependency.",
         responses={200: inline_serializer("Health", {"status": serializers.CharField()})},
     )
@@ -56,6 +57,7 @@ class ReadinessView(APIView):
 
     @extend_schema(
         summary="Readiness probe",
+        tags=["health"],
         description="200 when PostgreSQL and Redis answer; 503 with the failing check otherwise.",
         responses={
             (200, "application/json"): inline_serializer(
@@ -78,12 +80,19 @@ class ReadinessView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        checks = {"database": _check("database", _database_probe), "redis": _check("redis", otp.ping)}
+        checks = {
+            "database": _check("database", _database_probe),
+            "redis": _check("redis", otp.ping),
+        }
         if all(result == "ok" for result in checks.values()):
             return Response({"status": "ok", "checks": checks})
         # The contract's error shape, with the checks alongside for operators.
         unavailable = ServiceUnavailableError(retry_after=OUTAGE_RETRY_AFTER)
-        body = {**error_body(unavailable.code, unavailable.message), "status": "error", "checks": checks}
+        body = {
+            **error_body(unavailable.code, unavailable.message),
+            "status": "error",
+            "checks": checks,
+        }
         return Response(
             body,
             status=status.HTTP_503_SERVICE_UNAVAILABLE,

@@ -192,7 +192,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Referral API",
     "DESCRIPTION": (
         "Sign in by phone number with a one-time SMS code, get JWTs, and track who invited whom "
-        "with invite codes. Every error has the body `{\"code\", \"message\", \"errors\"}`; "
+        'with invite codes. Every error has the body `{"code", "message", "errors"}`; '
         "`code` is stable and part of the contract."
     ),
     "VERSION": "1.0.0",

@@ -24,16 +24,33 @@ class ReferralInline(admin.TabularInline):
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = ("phone", "invite_code", "referred_by", "referrals_count", "date_joined", "is_active")
+    list_display = (
+        "phone",
+        "invite_code",
+        "referred_by",
+        "referrals_count",
+        "date_joined",
+        "is_active",
+    )
     list_filter = ("is_active", "is_staff")
     search_fields = ("phone", "invite_code", "referred_by__phone", "referred_by__invite_code")
     ordering = ("-date_joined",)
     list_select_related = ("referred_by",)
-    readonly_fields = ("invite_code", "referred_by", "referred_at", "referrals_count", "date_joined", "last_login")
+    readonly_fields = (
+        "invite_code",
+        "referred_by",
+        "referred_at",
+        "referrals_count",
+        "date_joined",
+        "last_login",
+    )
     fieldsets = (
         (None, {"fields": ("phone", "password")}),
         ("Referrals", {"fields": ("invite_code", "referred_by", "referred_at", "referrals_count")}),
-        ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        (
+            "Access",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
         ("Dates", {"fields": ("date_joined", "last_login")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("phone", "password1", "password2")}),)

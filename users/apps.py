@@ -6,4 +6,5 @@ class UsersConfig(AppConfig):
     verbose_name = "Users"
 
     def ready(self) -> None:
-        from users import checks  # noqa: F401  (registers the deploy checks)
+        # Imported for their side effect: registering deploy checks and the schema extension.
+        from users import checks, schema  # noqa: F401

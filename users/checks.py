@@ -55,11 +55,11 @@ def check_test_numbers(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
     errors: list[CheckMessage] = []
     for phone, code in test_number_entries(settings.OTP_TEST_NUMBERS):
         if normalize_phone(phone) is None:
-            errors.append(Error(f"OTP_TEST_NUMBERS: {phone!r} is not a valid number.", id="users.E010"))
+            errors.append(Error(f"OTP_TEST_NUMBERS: {phone!r} is not a number.", id="users.E010"))
         if not (code.isdigit() and len(code) == settings.OTP_LENGTH):
             errors.append(
                 Error(
-                    f"OTP_TEST_NUMBERS: the code for {phone!r} must have {settings.OTP_LENGTH} digits.",
+                    f"OTP_TEST_NUMBERS: the code of {phone!r} needs {settings.OTP_LENGTH} digits.",
                     id="users.E011",
                 )
             )

@@ -163,7 +163,7 @@ def _result(raw: list[bytes | int]) -> OtpResult:
 def _run(source: str, *, keys: list[str], args: list[str | int]) -> list[bytes | int]:
     # EVALSHA with a fallback to EVAL: Redis keeps the compiled script after its first use.
     script = get_redis_connection("default").register_script(source)
-    return script(keys=keys, args=args)  # type: ignore[no-any-return]
+    return script(keys=keys, args=args)
 
 
 def _phone_keys(phone: str) -> tuple[str, str, str]:

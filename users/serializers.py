@@ -54,7 +54,7 @@ class OtpRequestSerializer(serializers.Serializer):
     code_length = serializers.IntegerField(help_text="Digits in the code.")
     debug_code = serializers.CharField(
         required=False,
-        help_text="The code itself; present only when `OTP_EXPOSE_CODE` is on (never in production).",
+        help_text="The code itself; only when `OTP_EXPOSE_CODE` is on (never in production).",
     )
 
 

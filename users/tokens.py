@@ -34,7 +34,7 @@ def _session_end(session_start: int) -> datetime:
 
 
 def token_pair_for(user: User, *, session_start: int | None = None) -> TokenPair:
-    """A new refresh token (recorded as outstanding) and its access token, both within the session."""
+    """A new refresh token (recorded as outstanding) and its access token, within the session."""
     start = session_start if session_start is not None else datetime_to_epoch(timezone.now())
     session_end = _session_end(start)
     refresh = RefreshToken()

@@ -8,16 +8,16 @@ from rest_framework.response import Response
 
 from invites.exceptions import InviteCodeNotFoundError
 from referral_api.api import (
-    NOT_AUTHENTICATED,
     PARSE_ERROR,
     SERVICE_UNAVAILABLE,
     TOKEN_NOT_VALID,
+    UNAUTHORIZED,
     VALIDATION_ERROR,
     client_ip,
     error_response,
     validated,
 )
-from users.authentication import JWTAuthentication
+from users.authentication import JWTAuthentication, signed_in_user
 from users.exceptions import (
     AccountDisabledError,
     OtpAttemptsExceededError,
@@ -47,7 +47,9 @@ USER_EXAMPLE = {
     "date_joined": "2026-11-21T10:00:00Z",
 }
 ACCESS_EXAMPLE = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIn0.c2lnbmF0dXJl"
-REFRESH_EXAMPLE = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9.c2lnbmF0dXJl"
+REFRESH_EXAMPLE = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9.c2lnbmF0dXJl"
+)
 
 
 class AuthViewSet(viewsets.GenericViewSet):
@@ -55,6 +57,7 @@ class AuthViewSet(viewsets.GenericViewSet):
 
     authentication_classes = ()
     permission_classes = (AllowAny,)
+
     def get_authenticate_header(self, request: Request) -> str:
         # A refused refresh token answers 401 with a challenge, though no login is needed here.
         return JWTAuthentication().authenticate_header(request)
@@ -84,7 +87,12 @@ class AuthViewSet(viewsets.GenericViewSet):
             OpenApiExample("Request", value={"phone": "+7 999 123-45-67"}, request_only=True),
             OpenApiExample(
                 "Code sent",
-                value={"phone": "+79991234567", "expires_in": 300, "resend_in": 60, "code_length": 4},
+                value={
+                    "phone": "+79991234567",
+                    "expires_in": 300,
+                    "resend_in": 60,
+                    "code_length": 4,
+                },
                 response_only=True,
             ),
         ],
@@ -214,14 +222,14 @@ class SessionViewSet(viewsets.GenericViewSet):
                 ),
                 PARSE_ERROR,
             ),
-            401: error_response("No or an invalid access token.", NOT_AUTHENTICATED, TOKEN_NOT_VALID),
+            401: UNAUTHORIZED,
         },
         examples=[OpenApiExample("Request", value={"refresh": REFRESH_EXAMPLE}, request_only=True)],
     )
     @action(detail=False, methods=["post"])
     def logout(self, request: Request) -> Response:
         data = validated(LogoutInputSerializer, request.data)
-        auth_logout(user=request.user, refresh=data["refresh"])
+        auth_logout(user=signed_in_user(request), refresh=data["refresh"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -238,10 +246,9 @@ class ProfileViewSet(viewsets.GenericViewSet):
         ),
         responses={
             200: UserSerializer,
-            401: error_response("No or an invalid access token.", NOT_AUTHENTICATED, TOKEN_NOT_VALID),
+            401: UNAUTHORIZED,
         },
         examples=[OpenApiExample("Profile", value=USER_EXAMPLE, response_only=True)],
     )
     def retrieve(self, request: Request) -> Response:
         return Response(UserSerializer(request.user).data)
-

@@ -20,7 +20,7 @@ export PYTEST_ARGS
 RUN_ADDR ?= 127.0.0.1:8000
 OPENAPI := docs/openapi.yaml
 
-.PHONY: help install .venv run serve services services-stop lint schema test clean
+.PHONY: help install .venv run serve services services-stop lint schema test bench clean
 
 help:
 	@echo "make install        uv sync --frozen (creates .venv)"
@@ -31,6 +31,7 @@ help:
 	@echo "make lint           ruff, ruff format --check, mypy, migrations check, $(OPENAPI) check"
 	@echo "make schema         regenerate $(OPENAPI)"
 	@echo "make test           throwaway PostgreSQL + Redis, lint, pytest \$$PYTEST_ARGS (default -q)"
+	@echo "make bench          benchmark: 1M users, wrk against make serve (BENCH_ARGS=--quick)"
 	@echo "make clean          remove .venv and caches"
 
 install:
@@ -83,6 +84,10 @@ schema: install
 # them, and always stops them again (see scripts/test.sh).
 test: install
 	bash scripts/test.sh
+
+# Starts its own PostgreSQL + Redis, loads data, serves, drives wrk, prints one table, stops all.
+bench: install
+	$(UV) run python scripts/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,355 @@
+"""`make bench`: load data, serve with `make serve`, drive it with wrk, print one table.
+
+Everything runs on this machine: PostgreSQL and Redis on loopback (scripts/services.sh), the
+server under test (gunicorn, as `make serve` runs it) and wrk. Each endpoint is reported as a
+ratio to `GET /healthz/` measured in the same run, because absolute numbers move with the
+machine and its load. `--quick` checks that the harness works (CI); it proves no numbers.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+from tests.e2e.live import free_port  # noqa: E402 - after the path is set
+
+UV = os.environ.get("UV", "uv").split()
+
+VERIFY_LUA = """
+local lines = {}
+for line in io.lines(os.getenv("BENCH_CODES_FILE")) do lines[#lines + 1] = line end
+local counter = 0
+function setup(thread)
+  thread:set("id", setup_count or 0)
+  setup_count = (setup_count or 0) + 1
+end
+function request()
+  counter = counter + 1
+  local line = lines[((counter - 1) * 2 + (id or 0)) % #lines + 1]
+  local phone, code = line:match("([^,]+),([^,]+)")
+  local body = '{"phone":"' .. phone .. '","code":"' .. code .. '"}'
+  return wrk.format("POST", "/api/v1/auth/verify-code/",
+    {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+REQUEST_CODE_LUA = """
+local counter = 0
+function setup(thread)
+  thread:set("id", setup_count or 0)
+  setup_count = (setup_count or 0) + 1
+end
+function init(args)
+  math.randomseed(os.time() * 1000 + (id or 0))
+end
+function request()
+  counter = counter + 1
+  local phone = string.format("+7999%07d", 5000000 + (math.random(0, 3999999)))
+  return wrk.format("POST", "/api/v1/auth/request-code/",
+    {["Content-Type"] = "application/json"}, '{"phone":"' .. phone .. '"}')
+end
+"""
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
+
+
+def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, check=True, text=True, capture_output=True, **kwargs)  # type: ignore[call-overload]
+
+
+def ensure_wrk() -> None:
+    if shutil.which("wrk"):
+        return
+    print("installing wrk (Debian package)", flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+
+
+def duration_ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        raise ValueError(f"unexpected wrk duration {text!r}")
+    value, unit = match.groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def wrk(
+    name: str,
+    url: str,
+    *,
+    seconds: int,
+    connections: int,
+    script: str | None = None,
+    headers: list[str] = (),  # type: ignore[assignment]
+    env: dict[str, str] | None = None,
+) -> Result:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    for header in headers:
+        command += ["-H", header]
+    if script:
+        command += ["-s", script]
+    output = run([*command, url], env=env).stdout
+    if "Latency Distribution" not in output:
+        raise RuntimeError(f"wrk gave no latency figures for {name}:\n{output}")
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    failed = int(errors.group(1)) if errors else 0
+    if socket_errors:
+        failed += sum(int(count) for count in socket_errors.groups())
+    return Result(
+        name=name,
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
+        p50_ms=duration_ms(re.search(r"^\s+50%\s+(\S+)\s*$", output, re.M).group(1)),  # type: ignore[union-attr]
+        p99_ms=duration_ms(re.search(r"^\s+99%\s+(\S+)\s*$", output, re.M).group(1)),  # type: ignore[union-attr]
+        errors=failed,
+        requests=requests,
+    )
+
+
+def server_rss_mib(pid: int) -> float:
+    """Resident memory of every process in the server's process group, in MiB."""
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(proc.name)) != pid:
+                continue
+            status = (proc / "status").read_text()
+        except (OSError, ProcessLookupError):
+            continue
+        match = re.search(r"VmRSS:\s+(\d+) kB", status)
+        total += int(match.group(1)) if match else 0
+    return total / 1024
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"server did not start:\n{log.read_text()}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smoke test of the harness")
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--referrals", type=int, default=100_000)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--output", default="", help="also write the results as JSON here")
+    args = parser.parse_args()
+    if args.quick:
+        args.users, args.referrals, args.seconds = 3_000, 1_000, 2
+
+    ensure_wrk()
+    work = Path(tempfile.mkdtemp(prefix="referral-bench-"))
+    services = work / "services"
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        run(["bash", str(PROJECT / "scripts/services.sh"), "start", str(services)])
+        env = dict(os.environ)
+        for line in (services / "env").read_text().splitlines():
+            key, _, value = line.removeprefix("export ").partition("=")
+            env[key] = value
+        env.update(
+            DJANGO_DEBUG="false",
+            DJANGO_SECRET_KEY="bench-" + "k" * 60,
+            JWT_SIGNING_KEY="bench-jwt-" + "j" * 40,
+            JWT_ACCESS_MINUTES="120",
+            OTP_EXPOSE_CODE="false",
+            OTP_SENDS_PER_IP_PER_HOUR="100000000",
+            OTP_SENDS_PER_PHONE_PER_HOUR="1000",
+            OTP_SENDS_PER_PHONE_PER_DAY="1000",
+            OTP_RESEND_COOLDOWN_SECONDS="0",
+            GUNICORN_ACCESS_LOG="",
+        )
+        manage = [*UV, "run", "python", "manage.py"]
+        run([*manage, "migrate", "--noinput"], cwd=PROJECT, env=env)
+        started = time.monotonic()
+        run(
+            [*manage, "seed_users", str(args.users), "--referrals", str(args.referrals)],
+            cwd=PROJECT,
+            env=env,
+        )
+        seed_seconds = time.monotonic() - started
+        codes_file = work / "codes.txt"
+        codes = 600 * args.seconds if not args.quick else 400
+        fixtures = json.loads(
+            run(
+                [*manage, "bench_fixtures", "--codes", str(codes), "--codes-file", str(codes_file)],
+                cwd=PROJECT,
+                env=env,
+            ).stdout
+        )
+        verify_lua, request_lua = work / "verify.lua", work / "request.lua"
+        verify_lua.write_text(VERIFY_LUA)
+        request_lua.write_text(REQUEST_CODE_LUA)
+
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server_log = work / "server.log"
+        with server_log.open("wb") as log:
+            server = subprocess.Popen(
+                ["make", "--no-print-directory", "serve"],  # noqa: S607
+                cwd=PROJECT,
+                env={**env, "PORT": str(port), "HOST": "127.0.0.1"},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for(f"{base}/healthz/", server, server_log)
+
+        seconds, results, memory = args.seconds, [], []
+        profile_auth = [f"Authorization: Bearer {fixtures['profile_token']}"]
+        owner_auth = [f"Authorization: Bearer {fixtures['owner_token']}"]
+        referrals = f"{base}/api/v1/profile/referrals/"
+        for round_number in (1, 2):
+            suffix = "" if round_number == 1 else " (round 2)"
+            wrk("warm-up", f"{base}/healthz/", seconds=1, connections=8)
+            results.append(
+                wrk("GET /healthz/" + suffix, f"{base}/healthz/", seconds=seconds, connections=16)
+            )
+            results.append(
+                wrk(
+                    "GET /profile/" + suffix,
+                    f"{base}/api/v1/profile/",
+                    seconds=seconds,
+                    connections=16,
+                    headers=profile_auth,
+                )
+            )
+            results.append(
+                wrk(
+                    "GET /referrals/ first page" + suffix,
+                    referrals,
+                    seconds=seconds,
+                    connections=16,
+                    headers=owner_auth,
+                )
+            )
+            results.append(
+                wrk(
+                    "GET /referrals/ last page" + suffix,
+                    f"{referrals}?cursor={fixtures['last_page_cursor']}",
+                    seconds=seconds,
+                    connections=16,
+                    headers=owner_auth,
+                )
+            )
+            memory.append(server_rss_mib(server.pid))
+
+        collisions_before = server_log.read_text().count("invite code collision")
+        results.append(
+            wrk(
+                "POST /verify-code/ (sign-up)",
+                f"{base}/",
+                seconds=seconds,
+                connections=16,
+                script=str(verify_lua),
+                env={**env, "BENCH_CODES_FILE": str(codes_file)},
+            )
+        )
+        collisions = server_log.read_text().count("invite code collision") - collisions_before
+
+        # The slow gateway and the profile reads at the same time: the delay must not starve reads.
+        alongside: dict[str, Result] = {}
+        reader = threading.Thread(
+            target=lambda: alongside.update(
+                profile=wrk(
+                    "GET /profile/ during request-code",
+                    f"{base}/api/v1/profile/",
+                    seconds=seconds,
+                    connections=4,
+                    headers=profile_auth,
+                )
+            )
+        )
+        reader.start()
+        results.append(
+            wrk(
+                "POST /request-code/ (1-2 s SMS)",
+                f"{base}/",
+                seconds=seconds + 2,
+                connections=180,
+                script=str(request_lua),
+            )
+        )
+        reader.join()
+        results.append(alongside["profile"])
+        memory.append(server_rss_mib(server.pid))
+
+        baseline = results[0].rps
+        print()
+        print(f"seed: {args.users:,} users, {args.referrals:,} referrals in {seed_seconds:.0f} s")
+        print(
+            f"{'scenario':44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'/healthz':>9}"
+        )
+        for result in results:
+            print(
+                f"{result.name:44} {result.rps:9.1f} {result.p50_ms:8.2f} {result.p99_ms:8.2f} "
+                f"{result.errors:7d} {result.rps / baseline:8.0%}"
+            )
+        verify_requests = next(
+            r for r in results if r.name.startswith("POST /verify-code/")
+        ).requests
+        print(f"invite-code collisions at sign-up: {collisions} in {verify_requests} sign-ups")
+        print("server memory (RSS, MiB) after each round: " + ", ".join(f"{m:.0f}" for m in memory))
+        if args.output:
+            Path(args.output).write_text(
+                json.dumps(
+                    {
+                        "results": [result.__dict__ for result in results],
+                        "memory_mib": memory,
+                        "invite_code_collisions": collisions,
+                        "seed_seconds": seed_seconds,
+                    },
+                    indent=2,
+                )
+            )
+        failures = [r.name for r in results if r.requests == 0]
+        if failures:
+            print(f"no request completed in: {failures}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        if server is not None and server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        subprocess.run(
+            ["bash", str(PROJECT / "scripts/services.sh"), "stop", str(services)], check=False
+        )
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

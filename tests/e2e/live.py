@@ -1,0 +1,105 @@
+"""Live `make serve` servers on real PostgreSQL and Redis, for tests that speak HTTP to them."""
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+# Servers under test keep their Redis keys apart from the unit tests' database, which each unit
+# test flushes.
+LIVE_REDIS_DB = 1
+
+
+def free_port() -> int:
+    """A free TCP port below 32768 (the range above is the kernel's for client connections)."""
+    for _ in range(100):
+        port = random.randint(20000, 32000)  # noqa: S311 - not a secret
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port found")
+
+
+def live_redis_url() -> str:
+    base = os.environ["REDIS_URL"].rsplit("/", 1)[0]
+    return f"{base}/{LIVE_REDIS_DB}"
+
+
+@dataclass
+class LiveServer:
+    """One `make serve` process group; `stop()` ends it whatever state it is in."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    env: dict[str, str] = field(repr=False)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+def server_env(**overrides: str) -> dict[str, str]:
+    """A production-like environment (DEBUG off) with codes exposed so that clients can log in."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_DEBUG="false",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        REDIS_URL=live_redis_url(),
+        OTP_EXPOSE_CODE="true",
+        SMS_DELAY_MIN_SECONDS="0.05",
+        SMS_DELAY_MAX_SECONDS="0.1",
+        OTP_SENDS_PER_IP_PER_HOUR="10000",
+        GUNICORN_WORKERS="2",
+        GUNICORN_THREADS="16",
+        GUNICORN_ACCESS_LOG="",
+    )
+    env.update(overrides)
+    return env
+
+
+def start_server(*, timeout: float = 120, **overrides: str) -> LiveServer:
+    """Run `make serve` on a free port and wait until `/healthz/` answers."""
+    port = free_port()
+    env = server_env(PORT=str(port), HOST="127.0.0.1", **overrides)
+    log_path = Path(tempfile.mkstemp(prefix="referral-serve-", suffix=".log")[1])
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            ["make", "--no-print-directory", "serve"],  # noqa: S607 - make from PATH, as a user runs it
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = LiveServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path, env=env)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"make serve exited early:\n{server.log()}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/healthz/", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.3)
+    server.stop()
+    raise RuntimeError(f"make serve did not answer within {timeout} s:\n{server.log()}")

@@ -1,0 +1,66 @@
+"""Tokens, a deep cursor and ready login codes for the benchmark (`make bench`)."""
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from rest_framework.pagination import Cursor
+
+from invites.pagination import ReferralCursorPagination
+from invites.selectors import referrals_of
+from users import otp
+from users.models import User
+from users.tokens import token_pair_for
+
+VERIFY_PHONE_START = 9_000_000
+
+
+class Command(BaseCommand):
+    help = (
+        "Print JSON for the benchmark: access tokens (a plain user and the user with the most "
+        "referrals), the referrals cursor of the last page, and write --codes login codes, "
+        "stored the way request-code stores them, to --codes-file as 'phone,code' lines."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--codes", type=int, default=0)
+        parser.add_argument("--codes-file", default="")
+        parser.add_argument("--page-size", type=int, default=20)
+
+    def handle(
+        self, *args: Any, codes: int, codes_file: str, page_size: int, **options: Any
+    ) -> None:
+        owner = User.objects.order_by("-referrals_count", "pk").first()
+        plain = User.objects.exclude(pk=getattr(owner, "pk", None)).order_by("pk").first()
+        if owner is None or plain is None:
+            self.stderr.write("seed users first: manage.py seed_users")
+            raise SystemExit(1)
+        owner_access = token_pair_for(owner).access
+        plain_access = token_pair_for(plain).access
+        with open(codes_file or "/dev/null", "w") as out:
+            for index in range(codes):
+                phone = f"+7999{VERIFY_PHONE_START + index:07d}"
+                code = otp.generate_code()
+                otp.store_code(phone=phone, code=code, client_ip=f"bench-{index}")
+                out.write(f"{phone},{code}\n")
+        fixtures = {
+            "profile_token": plain_access,
+            "owner_token": owner_access,
+            "owner_referrals": owner.referrals_count,
+            "last_page_cursor": self._last_page_cursor(owner, page_size),
+        }
+        self.stdout.write(json.dumps(fixtures))
+
+    def _last_page_cursor(self, owner: User, page_size: int) -> str:
+        """The cursor that `next` links would reach last: the oldest `page_size` referrals."""
+        boundary = referrals_of(user=owner).values_list("referred_at", flat=True)[
+            max(owner.referrals_count - page_size - 1, 0)
+        ]
+        paginator = ReferralCursorPagination()
+        paginator.base_url = "http://bench/api/v1/profile/referrals/"
+        paginator.cursor_query_param = "cursor"
+        position = paginator._get_position_from_instance(
+            User(referred_at=boundary), paginator.ordering
+        )
+        url = paginator.encode_cursor(Cursor(offset=0, reverse=False, position=position))
+        return url.split("cursor=", 1)[1]

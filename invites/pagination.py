@@ -1,8 +1,11 @@
+from base64 import b64decode
 from typing import Any
 
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,6 +31,25 @@ class ReferralCursorPagination(CursorPagination):
         except ValidationError as exc:
             raise ValidationError({self.page_size_query_param: exc.detail}) from exc
         return min(size, self.max_page_size)
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        # DRF skips characters outside base64 and never checks the position, so a forged cursor
+        # could pass for the first page or fail deep inside the query: refuse both up front.
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is not None:
+            try:
+                b64decode(encoded.encode("ascii"), validate=True)
+            except ValueError as exc:
+                raise NotFound(self.invalid_cursor_message) from exc
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            try:
+                position = parse_datetime(cursor.position)
+            except ValueError:
+                position = None
+            if position is None or timezone.is_naive(position):
+                raise NotFound(self.invalid_cursor_message)
+        return cursor
 
     def paginate_queryset(
         self, queryset: Any, request: Request, view: APIView | None = None

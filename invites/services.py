@@ -57,16 +57,20 @@ def _activate(*, user_id: int, owner: User) -> None:
     # in id order so that activations never deadlock. Every activation that could close a cycle
     # with this one must lock one of the same roots, so they run one after the other, and the
     # later one sees the earlier one's edge.
+    # No select_related here: PostgreSQL refuses to lock through the nullable join, and after
+    # waiting for a lock it re-reads the locked row but not the joined one.
     locked = {
         row.pk: row
-        for row in User.objects.select_for_update(no_key=True, of=("self",))
+        for row in User.objects.select_for_update(no_key=True)
         .filter(pk__in={user_id, owner.pk, root_id})
         .order_by("pk")
-        .select_related("referred_by")
     }
     caller = locked[user_id]
-    if caller.referred_by is not None:
-        raise _already_activated(caller.referred_by.invite_code)
+    if caller.referred_by_id is not None:
+        referrer_code = User.objects.values_list("invite_code", flat=True).get(
+            pk=caller.referred_by_id
+        )
+        raise _already_activated(referrer_code)
     if locked[root_id].referred_by_id is not None:
         raise _ChainMovedError()
     # The chain below a root never changes (a referrer is set once), so it is still exact.

@@ -21,6 +21,9 @@ class PhoneField(serializers.CharField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
+        # A JSON number is not a phone number (CharField would accept it): it loses the `+`.
+        if not isinstance(data, str):
+            self.fail("invalid")
         phone = normalize_phone(super().to_internal_value(data))
         if phone is None:
             self.fail("invalid_phone")
@@ -38,6 +41,9 @@ class InviteCodeField(serializers.RegexField):
         super().__init__(rf"^[A-Za-z0-9]{{{INVITE_CODE_LENGTH}}}$", max_length=64, **kwargs)
 
     def to_internal_value(self, data: Any) -> str:
+        # The schema says string: DRF would turn the JSON number 123456 into "123456".
+        if not isinstance(data, str):
+            self.fail("invalid")
         return str(super().to_internal_value(data)).upper()
 
 

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -23,4 +24,5 @@ def test_bench_quick_mode_runs_every_scenario_and_stops_cleanly(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "GET /healthz/" in result.stdout
     assert "POST /request-code/ (1-2 s SMS)" in result.stdout
-    assert output.exists()
+    results = json.loads(output.read_text())["results"]
+    assert all(result["requests"] > 0 and result["errors"] == 0 for result in results), results

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 
 from users.otp import test_number_entries
-from users.phone import normalize_phone
+from users.phone import parse_phone
 
 
 @register(Tags.security, deploy=True)
@@ -44,6 +44,14 @@ def check_production_safety(app_configs: Any = None, **kwargs: Any) -> list[Chec
                 id="users.E004",
             )
         )
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        errors.append(
+            Error(
+                "The database is not PostgreSQL (DATABASE_URL is unset or names another engine).",
+                hint="Set DATABASE_URL=postgres://user:password@host:5432/db.",
+                id="users.E006",
+            )
+        )
     if settings.DEBUG:
         errors.append(Error("DJANGO_DEBUG is on.", hint="Set DJANGO_DEBUG=false.", id="users.E005"))
     return errors
@@ -54,7 +62,7 @@ def check_test_numbers(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
     """Fixed codes for review and demo numbers must be usable as written."""
     errors: list[CheckMessage] = []
     for phone, code in test_number_entries(settings.OTP_TEST_NUMBERS):
-        if normalize_phone(phone) is None:
+        if parse_phone(phone) is None:
             errors.append(Error(f"OTP_TEST_NUMBERS: {phone!r} is not a number.", id="users.E010"))
         if not (code.isdigit() and len(code) == settings.OTP_LENGTH):
             errors.append(

@@ -12,9 +12,13 @@ class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def create_user(self, phone: str, password: str | None = None, **fields: Any) -> "User":
+        from users.phone import normalize_phone
         from users.services import user_create
 
-        user = user_create(phone=phone, **fields)
+        normalized = normalize_phone(phone)
+        if normalized is None:
+            raise ValueError(f"{phone!r} is not a valid phone number (use +<country><number>).")
+        user = user_create(phone=normalized, **fields)
         if password:
             user.set_password(password)
             user.save(update_fields=["password"])

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.utils.crypto import salted_hmac
 from django_redis import get_redis_connection
 
-from users.phone import normalize_phone
+from users.phone import parse_phone
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
@@ -137,7 +137,7 @@ def test_number_entries(raw: str) -> list[tuple[str, str]]:
 
 @cache
 def _test_numbers(raw: str) -> dict[str, str]:
-    return {normalize_phone(phone) or phone: code for phone, code in test_number_entries(raw)}
+    return {parse_phone(phone) or phone: code for phone, code in test_number_entries(raw)}
 
 
 def test_numbers() -> dict[str, str]:
@@ -167,7 +167,7 @@ def _run(source: str, *, keys: list[str], args: list[str | int]) -> list[bytes |
 
 
 def _phone_keys(phone: str) -> tuple[str, str, str]:
-    # One hash tag per phone keeps a phone's keys in one slot of a Redis Cluster.
+    # The hash tag keeps a phone's keys together, should the store ever be sharded by phone.
     return (
         f"{KEY_PREFIX}:{{{phone}}}:code",
         f"{KEY_PREFIX}:{{{phone}}}:sends",
@@ -213,6 +213,10 @@ def check_code(*, phone: str, code: str) -> OtpResult:
         ],
     )
     return _result(raw)
+
+
+def discard_code(*, phone: str) -> None:
+    get_redis_connection("default").delete(_phone_keys(phone)[0])
 
 
 def ping() -> bool:

@@ -1,15 +1,27 @@
 """Phone numbers in, E.164 out (the `phonenumbers` library does the parsing)."""
 
+from collections.abc import Collection
+
 import phonenumbers
 from django.conf import settings
 
 
-def normalize_phone(value: str) -> str | None:
-    """The E.164 form of a possible, valid number; None when it is not one."""
+def parse_phone(value: str) -> str | None:
+    """The E.164 form of anything shaped like a phone number, valid or not; None otherwise."""
     try:
         number = phonenumbers.parse(value, settings.PHONE_DEFAULT_REGION)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
-        return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_phone(value: str, *, also_allowed: Collection[str] = ()) -> str | None:
+    """The E.164 form of a valid number (or of one of `also_allowed`); None otherwise."""
+    try:
+        number = phonenumbers.parse(value, settings.PHONE_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return None
+    phone = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if phonenumbers.is_valid_number(number) or phone in also_allowed:
+        return phone
+    return None

@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from users.models import INVITE_CODE_LENGTH, User
+from users.otp import test_numbers
 from users.phone import normalize_phone
 
 
@@ -24,7 +25,8 @@ class PhoneField(serializers.CharField):
         # A JSON number is not a phone number (CharField would accept it): it loses the `+`.
         if not isinstance(data, str):
             self.fail("invalid")
-        phone = normalize_phone(super().to_internal_value(data))
+        # Review and demo numbers (OTP_TEST_NUMBERS) may be reserved, unassigned numbers.
+        phone = normalize_phone(super().to_internal_value(data), also_allowed=test_numbers())
         if phone is None:
             self.fail("invalid_phone")
         return phone

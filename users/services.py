@@ -12,6 +12,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from invites.selectors import invite_owner
+from referral_api.errors import OUTAGE_RETRY_AFTER, ServiceUnavailableError
 from users import otp
 from users.exceptions import (
     AccountDisabledError,
@@ -24,7 +25,7 @@ from users.exceptions import (
     TokenNotValidError,
 )
 from users.models import INVITE_CODE_ALPHABET, INVITE_CODE_LENGTH, User
-from users.sms import send_sms
+from users.sms import mask_phone, send_sms
 from users.tokens import (
     SESSION_START_CLAIM,
     TokenPair,
@@ -87,7 +88,14 @@ def otp_request(*, phone: str, client_ip: str) -> OtpSent:
         case "phone_limit" | "ip_limit":
             raise OtpSendLimitError(retry_after=result.retry_after)
     if fixed_code is None:
-        send_sms(phone=phone, text=f"Your login code: {code}")
+        try:
+            send_sms(phone=phone, text=f"Your login code: {code}")
+        except Exception as exc:
+            # A code nobody received must not stay guessable; the send still counts toward
+            # the limits, so a failing gateway cannot be used to get around them.
+            otp.discard_code(phone=phone)
+            logger.exception("SMS gateway failed for %s", mask_phone(phone))
+            raise ServiceUnavailableError(retry_after=OUTAGE_RETRY_AFTER) from exc
     return OtpSent(phone=phone, code=code)
 
 

@@ -31,8 +31,8 @@ class Command(BaseCommand):
         self, *args: Any, codes: int, codes_file: str, page_size: int, **options: Any
     ) -> None:
         owner = User.objects.order_by("-referrals_count", "pk").first()
-        plain = User.objects.exclude(pk=getattr(owner, "pk", None)).order_by("pk").first()
-        if owner is None or plain is None:
+        plain = User.objects.order_by("-pk").first()
+        if owner is None or plain is None or plain.pk == owner.pk:
             self.stderr.write("seed users first: manage.py seed_users")
             raise SystemExit(1)
         owner_access = token_pair_for(owner).access
@@ -62,5 +62,7 @@ class Command(BaseCommand):
         position = paginator._get_position_from_instance(
             User(referred_at=boundary), paginator.ordering
         )
-        url = paginator.encode_cursor(Cursor(offset=0, reverse=False, position=position))
+        # DRF's cursor positions are strings (timestamps here); the stubs say int.
+        cursor = Cursor(offset=0, reverse=False, position=position)  # type: ignore[arg-type]
+        url = paginator.encode_cursor(cursor)
         return url.split("cursor=", 1)[1]

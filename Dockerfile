@@ -1,0 +1,47 @@
+# syntax=docker/dockerfile:1
+# The production image: gunicorn as `make serve` runs it, on PostgreSQL and Redis named by
+# DATABASE_URL and REDIS_URL. See docs/operations.md.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/app/.venv \
+    PATH=/app/.venv/bin:$PATH \
+    PORT=8000
+
+# uv from PyPI (the same version the project is developed with); used only to install.
+RUN pip install --no-cache-dir uv==0.13.8
+
+WORKDIR /app
+
+# Dependencies first, from the lock file only, so code changes reuse this layer.
+COPY pyproject.toml uv.lock ./
+RUN uv sync --frozen --no-dev --no-install-project --no-cache
+
+COPY manage.py ./
+COPY referral_api ./referral_api
+COPY users ./users
+COPY invites ./invites
+
+# Static files (admin, Swagger UI, ReDoc) are collected into the image; whitenoise serves them.
+# The key is a throwaway for this one command: settings need none to collect files.
+RUN DJANGO_SECRET_KEY=collectstatic-only-build-time-key python manage.py collectstatic --noinput \
+    && useradd --system --uid 10001 --user-group --no-create-home --home-dir /app app
+
+# Numeric, so that runtimes that enforce "run as non-root" can verify it.
+USER 10001:10001
+
+EXPOSE 8000
+
+# Liveness: /healthz/ touches no dependency. The Host header is the first allowed host, so the
+# probe passes whatever DJANGO_ALLOWED_HOSTS says.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; host = os.environ.get('DJANGO_ALLOWED_HOSTS', 'localhost').split(',')[0].strip().lstrip('.'); host = 'localhost' if host in ('', '*') else host; req = urllib.request.Request('http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/healthz/', headers={'Host': host}); urllib.request.urlopen(req, timeout=4)"]
+
+# check --deploy and migrate, then the command.
+ENTRYPOINT ["/bin/sh", "/app/referral_api/entrypoint.sh"]
+CMD ["gunicorn", "-c", "referral_api/gunicorn_conf.py", "referral_api.wsgi:application"]

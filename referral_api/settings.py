@@ -51,6 +51,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "referral_api.urls"
+# A redirect would turn a POST into a GET and lose its body: a path without its slash is a 404.
+APPEND_SLASH = False
 WSGI_APPLICATION = "referral_api.wsgi.application"
 
 TEMPLATES = [

@@ -1,0 +1,101 @@
+"""Database queries per phone-login request: each budget is the real, tight number.
+
+Inside a test every `transaction.atomic` is a savepoint, and SAVEPOINT / RELEASE count as queries.
+"""
+
+import pytest
+from django.urls import reverse
+
+from tests.login import PHONE, bearer, request_code, sent_code, verify_code, wrong_code
+from users.tokens import token_pair_for
+
+pytestmark = pytest.mark.django_db
+
+
+def test_request_code_query_budget(api_client, outbox, make_user, django_assert_max_num_queries):
+    make_user(phone=PHONE)
+
+    with django_assert_max_num_queries(0):
+        response = request_code(api_client)
+
+    assert response.status_code == 200
+
+
+def test_verify_code_sign_up_query_budget(api_client, outbox, django_assert_max_num_queries):
+    request_code(api_client)
+    code = sent_code(outbox)
+
+    with django_assert_max_num_queries(7):
+        response = verify_code(api_client, PHONE, code)
+
+    assert response.status_code == 200
+
+
+def test_verify_code_sign_up_with_invite_query_budget(
+    api_client, outbox, make_user, django_assert_max_num_queries
+):
+    inviter = make_user()
+    request_code(api_client)
+    code = sent_code(outbox)
+
+    with django_assert_max_num_queries(9):
+        response = verify_code(api_client, PHONE, code, invite_code=inviter.invite_code)
+
+    assert response.status_code == 200
+
+
+def test_verify_code_sign_in_query_budget(
+    api_client, outbox, make_user, django_assert_max_num_queries
+):
+    make_user(phone=PHONE)
+    request_code(api_client)
+    code = sent_code(outbox)
+
+    with django_assert_max_num_queries(2):
+        response = verify_code(api_client, PHONE, code)
+
+    assert response.status_code == 200
+
+
+def test_verify_code_wrong_code_query_budget(
+    api_client, outbox, make_user, django_assert_max_num_queries
+):
+    make_user(phone=PHONE)
+    request_code(api_client)
+
+    with django_assert_max_num_queries(1):
+        response = verify_code(api_client, PHONE, wrong_code(sent_code(outbox)))
+
+    assert response.status_code == 400
+
+
+def test_refresh_query_budget(api_client, user, django_assert_max_num_queries):
+    pair = token_pair_for(user)
+
+    with django_assert_max_num_queries(9):
+        response = api_client.post(reverse("auth-refresh"), {"refresh": pair.refresh})
+
+    assert response.status_code == 200
+
+
+def test_logout_query_budget(api_client, user, django_assert_max_num_queries):
+    pair = token_pair_for(user)
+
+    with django_assert_max_num_queries(6):
+        response = api_client.post(
+            reverse("auth-logout"), {"refresh": pair.refresh}, **bearer(pair.access)
+        )
+
+    assert response.status_code == 204
+
+
+def test_profile_query_budget(api_client, make_user, django_assert_max_num_queries):
+    inviter = make_user()
+    user = make_user(referred_by=inviter, referred_at=inviter.date_joined)
+    pair = token_pair_for(user)
+
+    with django_assert_max_num_queries(1):
+        response = api_client.get(reverse("profile-detail"), **bearer(pair.access))
+
+    assert response.status_code == 200
+    assert response.json()["activated_invite_code"] == inviter.invite_code

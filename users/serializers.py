@@ -49,6 +49,15 @@ class InviteCodeField(serializers.RegexField):
         return str(super().to_internal_value(data)).upper()
 
 
+class OtpCodeField(serializers.RegexField):
+    """The digits of a login code. A JSON number is refused: it would lose leading zeros."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 class OtpRequestInputSerializer(serializers.Serializer):
     phone = PhoneField(help_text="The phone number to send the code to; any common format.")
 
@@ -68,7 +77,7 @@ class OtpRequestSerializer(serializers.Serializer):
 
 class OtpVerifyInputSerializer(serializers.Serializer):
     phone = PhoneField(help_text="The number the code was sent to.")
-    code = serializers.RegexField(
+    code = OtpCodeField(
         r"^[0-9]+$",
         max_length=16,
         help_text="The digits received by SMS.",

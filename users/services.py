@@ -72,7 +72,9 @@ def user_create(*, phone: str, **fields: object) -> User:
             logger.warning("invite code collision at sign-up; drawing another")
             continue
         return user
-    raise IntegrityError("no free invite code found")
+    # Five collisions in a row: the code space is nearly full, which operators must see.
+    logger.error("no free invite code after %d draws", INVITE_CODE_ATTEMPTS)
+    raise ServiceUnavailableError(retry_after=OUTAGE_RETRY_AFTER)
 
 
 def otp_request(*, phone: str, client_ip: str) -> OtpSent:

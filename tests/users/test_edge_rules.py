@@ -89,3 +89,18 @@ def test_createsuperuser_stores_the_phone_in_e164(monkeypatch):
 def test_create_user_with_an_invalid_phone_is_refused():
     with pytest.raises(ValueError, match="not a valid phone number"):
         User.objects.create_user("12345")
+
+
+def test_verify_code_when_no_invite_code_is_free_is_503_not_500(
+    api_client, outbox, monkeypatch, make_user
+):
+    taken = make_user()
+    monkeypatch.setattr("users.services.invite_code_generate", lambda: taken.invite_code)
+    request_code(api_client, "+79991234567")
+
+    response = verify_code(api_client, "+79991234567", outbox[-1].text[-4:])
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+    assert int(response["Retry-After"]) >= 1
+    assert not User.objects.filter(phone="+79991234567").exists()

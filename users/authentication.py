@@ -15,11 +15,12 @@ class JWTAuthentication(authentication.JWTAuthentication):
 
     def get_user(self, validated_token: Token) -> User:  # type: ignore[override]
         user_id = validated_token.get(api_settings.USER_ID_CLAIM)
-        user = User.objects.select_related("referred_by").filter(pk=user_id, is_active=True).first()
-        if user is None:
-            # A deleted or deactivated user: the same answer as for any other bad token.
-            raise InvalidToken("The token is invalid or expired.")
-        return user
+        try:
+            # get(), not first(): no ORDER BY to build on the hottest path.
+            return User.objects.select_related("referred_by").get(pk=user_id, is_active=True)
+        except (User.DoesNotExist, ValueError, TypeError):
+            # Deleted, deactivated, or a claim that is no id: the answer for any bad token.
+            raise InvalidToken("The token is invalid or expired.") from None
 
     def authenticate_header(self, request: Request) -> str:
         return f'{api_settings.AUTH_HEADER_TYPES[0]} realm="{self.www_authenticate_realm}"'

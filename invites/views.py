@@ -18,7 +18,9 @@ from invites.services import invite_activate
 from referral_api.api import (
     PARSE_ERROR,
     UNAUTHORIZED,
+    WWW_AUTHENTICATE,
     error_response,
+    retry_after,
     validated,
 )
 from users.authentication import signed_in_user
@@ -34,6 +36,7 @@ class ProfileInviteViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Activate an invite code",
+        parameters=[retry_after(429, 503), WWW_AUTHENTICATE],
         description=(
             "Records that another user invited the caller. Allowed once per user, ever. The code "
             "is case-insensitive and surrounding spaces are ignored. When several failures apply, "
@@ -88,6 +91,7 @@ class ProfileInviteViewSet(viewsets.GenericViewSet):
             "total. Only the caller's own referrals are ever visible."
         ),
         parameters=[
+            WWW_AUTHENTICATE,
             OpenApiParameter(
                 "page_size",
                 int,

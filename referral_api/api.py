@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
@@ -64,3 +64,23 @@ def error_response(description: str, *examples: ErrorExample) -> OpenApiResponse
 
 
 UNAUTHORIZED = error_response("No or an invalid access token.", NOT_AUTHENTICATED, TOKEN_NOT_VALID)
+
+
+def retry_after(*statuses: int) -> OpenApiParameter:
+    """The `Retry-After` response header that every 429 and 503 carries."""
+    return OpenApiParameter(
+        "Retry-After",
+        int,
+        OpenApiParameter.HEADER,
+        response=list(statuses),
+        description="Whole seconds (at least 1) until the request can succeed.",
+    )
+
+
+WWW_AUTHENTICATE = OpenApiParameter(
+    "WWW-Authenticate",
+    str,
+    OpenApiParameter.HEADER,
+    response=[401],
+    description='The challenge for a missing or refused token: `Bearer realm="api"`.',
+)

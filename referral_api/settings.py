@@ -58,7 +58,8 @@ WSGI_APPLICATION = "referral_api.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Our override of drf-spectacular's ReDoc page (no web fonts from outside).
+        "DIRS": [BASE_DIR / "referral_api" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -84,7 +85,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=600)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# With the pool, Django makes this the pool's `check`: a connection is tested (an empty query) as
+# it is handed out, so the dead ones a database restart leaves behind never fail a request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis holds OTPs, limits and counters. Without REDIS_URL an in-process Redis (fakeredis) stands
@@ -134,7 +137,9 @@ STORAGES = {
 }
 
 # HTTPS. TLS ends at the proxy in front; production turns these on (docs/operations.md).
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Only a trusted proxy may say the original request was HTTPS.
+if env.int("NUM_PROXIES", default=0) > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
 SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
@@ -216,6 +221,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "SORT_OPERATIONS": "referral_api.api_docs.operation_order",
+    "TAGS": [
+        {
+            "name": "auth",
+            "description": "Sign in with a one-time SMS code; rotate and revoke tokens.",
+        },
+        {"name": "profile", "description": "The signed-in user: invite codes and referrals."},
+        {"name": "health", "description": "Probes for load balancers and orchestrators."},
+    ],
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "displayOperationId": False},
 }
 

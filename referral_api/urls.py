@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from referral_api.api_docs import RedocView
 from referral_api.health import HealthView, ReadinessView
 
 api_v1 = [
@@ -13,7 +14,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("healthz/", HealthView.as_view(), name="healthz"),
     path("readyz/", ReadinessView.as_view(), name="readyz"),
     path("admin/", admin.site.urls),

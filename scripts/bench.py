@@ -220,7 +220,7 @@ def main() -> int:
         server_log = work / "server.log"
         with server_log.open("wb") as log:
             server = subprocess.Popen(
-                ["make", "--no-print-directory", "serve"],  # noqa: S607
+                ["make", "--no-print-directory", "serve"],
                 cwd=PROJECT,
                 env={**env, "PORT": str(port), "HOST": "127.0.0.1"},
                 stdout=log,
@@ -311,9 +311,8 @@ def main() -> int:
         baseline = results[0].rps
         print()
         print(f"seed: {args.users:,} users, {args.referrals:,} referrals in {seed_seconds:.0f} s")
-        print(
-            f"{'scenario':44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'/healthz':>9}"
-        )
+        header = ("scenario", "req/s", "p50 ms", "p99 ms", "errors", "/healthz")
+        print("{:44} {:>9} {:>8} {:>8} {:>7} {:>9}".format(*header))
         for result in results:
             print(
                 f"{result.name:44} {result.rps:9.1f} {result.p50_ms:8.2f} {result.p99_ms:8.2f} "

@@ -13,8 +13,10 @@ from referral_api.api import (
     TOKEN_NOT_VALID,
     UNAUTHORIZED,
     VALIDATION_ERROR,
+    WWW_AUTHENTICATE,
     client_ip,
     error_response,
+    retry_after,
     validated,
 )
 from users.authentication import JWTAuthentication, signed_in_user
@@ -64,6 +66,7 @@ class AuthViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Send a login code by SMS",
+        parameters=[retry_after(429, 503)],
         description=(
             "Parses the phone number (any common format; `PHONE_DEFAULT_REGION` admits national "
             "formats), normalises it to E.164 and sends a one-time code by SMS. A new code "
@@ -113,6 +116,7 @@ class AuthViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Sign in with the code",
+        parameters=[retry_after(429, 503)],
         description=(
             "Exchanges the phone and its code for an access and a refresh token. The first "
             "login creates the user; `invite_code` is applied only then, in the same "
@@ -169,6 +173,7 @@ class AuthViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Rotate a refresh token",
+        parameters=[WWW_AUTHENTICATE],
         description=(
             "Returns a new access token and a new refresh token. The refresh token sent works "
             "once: using it again answers 401. A session ends `JWT_SESSION_MAX_DAYS` after "
@@ -205,6 +210,7 @@ class SessionViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Sign out",
+        parameters=[WWW_AUTHENTICATE],
         description=(
             "Revokes the given refresh token of the caller. Signing out twice is not an error: "
             "an already revoked or expired refresh token of the caller also answers 204. The "
@@ -240,6 +246,7 @@ class ProfileViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Read the profile",
+        parameters=[WWW_AUTHENTICATE],
         description=(
             "The caller's phone, own invite code (to share), the code they activated (or null) "
             "and how many users activated theirs."

@@ -1,4 +1,5 @@
 from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 import pytest
 
@@ -19,7 +20,8 @@ def start_live_server() -> Iterator[Callable[..., LiveServer]]:
     started: list[LiveServer] = []
 
     def start(**overrides: str) -> LiveServer:
-        server = start_server(**overrides)
+        # Any: mypy cannot tell these str values from the float `timeout` keyword.
+        server = start_server(**cast(dict[str, Any], overrides))
         started.append(server)
         return server
 

@@ -48,7 +48,7 @@ def throwaway_redis() -> Iterator[ThrowawayRedis]:
     if executable is None:
         pytest.fail("redis-server is not installed (scripts/services.sh installs it)")
     port = free_port()
-    process = subprocess.Popen(  # noqa: S603 - fixed arguments, no shell
+    process = subprocess.Popen(
         [
             executable,
             "--port",

@@ -75,6 +75,15 @@ lint: install
 		echo "$(OPENAPI) is out of date: run make schema" >&2; exit 1; \
 	fi; \
 	echo "$(OPENAPI) is up to date"
+	$(UV) run bandit -c pyproject.toml -r referral_api users invites --severity-level medium -q
+	@# pip-audit checks the exact versions in uv.lock (all groups) against PyPI's vulnerability
+	@# data. A package the index cannot describe is listed as skipped, not failed: a mirror
+	@# without PyPI's per-version JSON skips them all, so read the table (or add --strict).
+	@req=$$(mktemp /tmp/referral-requirements.XXXXXX); \
+	trap 'rm -f "$$req"' EXIT; \
+	echo "$(UV) export --frozen --no-emit-project > <tmp> && $(UV) run pip-audit -r <tmp>"; \
+	$(UV) export --frozen --no-emit-project --format requirements-txt --quiet > "$$req"; \
+	$(UV) run pip-audit --disable-pip --require-hashes -r "$$req" --progress-spinner off
 
 schema: install
 	@mkdir -p $(dir $(OPENAPI))

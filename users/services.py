@@ -120,7 +120,9 @@ def user_sign_up(*, phone: str, inviter: User | None = None) -> User:
     with transaction.atomic():
         if inviter is None:
             return user_create(phone=phone)
-        user = user_create(phone=phone, referred_by=inviter, referred_at=timezone.now())
+        # One instant for both: the referral happened as the account was created.
+        now = timezone.now()
+        user = user_create(phone=phone, referred_by=inviter, referred_at=now, date_joined=now)
         User.objects.filter(pk=inviter.pk).update(referrals_count=F("referrals_count") + 1)
         return user
 

@@ -63,7 +63,7 @@ def test_verify_code_new_user_with_known_invite_is_created_referred(
         },
     }
     assert created.referred_by == owner
-    assert created.referred_at is not None
+    assert created.referred_at == created.date_joined
     assert fresh(owner).referrals_count == 1
     assert_referral_graph_is_sound()
 

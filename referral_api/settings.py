@@ -83,11 +83,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env.int("DJANGO_DB_POOL_MAX_SIZE", default=16),
         "timeout": env.float("DJANGO_DB_POOL_TIMEOUT", default=10.0),
     }
+    # Django's backend, with the pool's check replaced by referral_api.database's.
+    DATABASES["default"]["ENGINE"] = "referral_api.postgresql"
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=600)
-# With the pool, Django makes this the pool's `check`: a connection is tested (an empty query) as
-# it is handed out, so the dead ones a database restart leaves behind never fail a request.
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis holds OTPs, limits and counters. Without REDIS_URL an in-process Redis (fakeredis) stands

@@ -44,7 +44,7 @@ def check_production_safety(app_configs: Any = None, **kwargs: Any) -> list[Chec
                 id="users.E004",
             )
         )
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
         errors.append(
             Error(
                 "The database is not PostgreSQL (DATABASE_URL is unset or names another engine).",

@@ -6,10 +6,10 @@ from users.models import User
 
 def invite_owner(*, code: str) -> User:
     """The user whose invite code this is (codes are stored upper case)."""
-    owner = User.objects.filter(invite_code=code.strip().upper()).first()
-    if owner is None:
-        raise InviteCodeNotFoundError()
-    return owner
+    try:
+        return User.objects.get(invite_code=code.strip().upper())
+    except User.DoesNotExist:
+        raise InviteCodeNotFoundError() from None
 
 
 def referrals_of(*, user: User) -> QuerySet[User]:

@@ -85,8 +85,8 @@ def invite_activate(*, user: User, code: str) -> User:
     wait = limits.activation_wait(user_id=user.pk)
     if wait:
         raise InviteActivationThrottledError(retry_after=wait)
-    if user.referred_by is not None:
-        raise _already_activated(user.referred_by.invite_code)
+    if user.referred_by_id is not None:
+        raise _already_activated(user.activated_invite_code or "")
     try:
         owner = invite_owner(code=code)
     except InviteCodeNotFoundError:

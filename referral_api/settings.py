@@ -83,6 +83,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env.int("DJANGO_DB_POOL_MAX_SIZE", default=16),
         "timeout": env.float("DJANGO_DB_POOL_TIMEOUT", default=10.0),
     }
+    # Server-side binding lets psycopg prepare the statements a connection runs again and again
+    # (the profile's, the login's), so PostgreSQL plans each once, not on every request.
+    # Behind a transaction-mode PgBouncer, set DJANGO_DB_PREPARE_THRESHOLD=0 (prepares nothing).
+    DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+        env.int("DJANGO_DB_PREPARE_THRESHOLD", default=2) or None
+    )
     # Django's backend, with the pool's check replaced by referral_api.database's.
     DATABASES["default"]["ENGINE"] = "referral_api.postgresql"
 else:

@@ -65,5 +65,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def activated_invite_code(self) -> str | None:
+        # users.selectors.active_user reads the referrer's code along with the user.
+        if "referrer_invite_code" in self.__dict__:
+            return self.__dict__["referrer_invite_code"]
         referrer = self.referred_by
         return referrer.invite_code if referrer is not None else None

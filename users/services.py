@@ -2,6 +2,7 @@
 
 import logging
 import secrets
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -25,6 +26,7 @@ from users.exceptions import (
     TokenNotValidError,
 )
 from users.models import INVITE_CODE_ALPHABET, INVITE_CODE_LENGTH, User
+from users.selectors import user_by_phone
 from users.sms import mask_phone, send_sms
 from users.tokens import (
     SESSION_START_CLAIM,
@@ -63,8 +65,11 @@ def user_create(*, phone: str, **fields: object) -> User:
     for _ in range(INVITE_CODE_ATTEMPTS):
         user = User(phone=phone, invite_code=invite_code_generate(), **fields)
         user.set_unusable_password()
+        # In a transaction, a failed INSERT needs a savepoint to go on; on its own the INSERT is
+        # its own transaction, and BEGIN/COMMIT around it would only add two round trips.
+        in_transaction = transaction.get_connection().in_atomic_block
         try:
-            with transaction.atomic():
+            with transaction.atomic() if in_transaction else nullcontext():
                 user.save(force_insert=True)
         except IntegrityError:
             if not User.objects.filter(invite_code=user.invite_code).exists():
@@ -117,9 +122,9 @@ def otp_verify(*, phone: str, code: str) -> None:
 
 def user_sign_up(*, phone: str, inviter: User | None = None) -> User:
     """Create a user; with an inviter, the activation is part of the same transaction."""
+    if inviter is None:
+        return user_create(phone=phone)
     with transaction.atomic():
-        if inviter is None:
-            return user_create(phone=phone)
         # One instant for both: the referral happened as the account was created.
         now = timezone.now()
         user = user_create(phone=phone, referred_by=inviter, referred_at=now, date_joined=now)
@@ -129,7 +134,7 @@ def user_sign_up(*, phone: str, inviter: User | None = None) -> User:
 
 def auth_login(*, phone: str, code: str, invite_code: str | None = None) -> Login:
     """Exchange a correct code for tokens; the first login creates the user."""
-    user = User.objects.select_related("referred_by").filter(phone=phone).first()
+    user = user_by_phone(phone=phone)
     inviter = None
     if user is None and invite_code is not None:
         # Checked before the login code, so a mistyped invite code does not spend it.
@@ -155,7 +160,10 @@ def token_refresh(*, refresh: str) -> TokenPair:
         token = parse_refresh(refresh)
     except TokenError as exc:
         raise TokenNotValidError() from exc
-    user = User.objects.filter(pk=token.get(api_settings.USER_ID_CLAIM), is_active=True).first()
+    try:
+        user = User.objects.get(pk=token.get(api_settings.USER_ID_CLAIM), is_active=True)
+    except User.DoesNotExist:
+        user = None
     if user is None:
         raise TokenNotValidError()
     with transaction.atomic():

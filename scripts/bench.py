@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -130,6 +131,18 @@ def wrk(
     )
 
 
+def median_result(name: str, runs: list[Result]) -> Result:
+    """One line for several runs of a scenario: medians of the rates and latencies."""
+    return Result(
+        name=name,
+        rps=statistics.median(run.rps for run in runs),
+        p50_ms=statistics.median(run.p50_ms for run in runs),
+        p99_ms=statistics.median(run.p99_ms for run in runs),
+        errors=sum(run.errors for run in runs),
+        requests=sum(run.requests for run in runs),
+    )
+
+
 def server_rss_mib(pid: int) -> float:
     """Resident memory of every process in the server's process group, in MiB."""
     total = 0
@@ -165,11 +178,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smoke test of the harness")
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--referrals", type=int, default=100_000)
-    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--seconds", type=int, default=10, help="length of one measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the reads")
     parser.add_argument("--output", default="", help="also write the results as JSON here")
     args = parser.parse_args()
     if args.quick:
-        args.users, args.referrals, args.seconds = 3_000, 1_000, 2
+        args.users, args.referrals, args.seconds, args.rounds = 3_000, 1_000, 2, 1
 
     ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="referral-bench-"))
@@ -229,44 +243,45 @@ def main() -> int:
             )
         wait_for(f"{base}/healthz/", server, server_log)
 
-        seconds, results, memory = args.seconds, [], []
+        seconds, memory = args.seconds, []
         profile_auth = [f"Authorization: Bearer {fixtures['profile_token']}"]
         owner_auth = [f"Authorization: Bearer {fixtures['owner_token']}"]
         referrals = f"{base}/api/v1/profile/referrals/"
-        for round_number in (1, 2):
-            suffix = "" if round_number == 1 else " (round 2)"
-            wrk("warm-up", f"{base}/healthz/", seconds=1, connections=8)
-            results.append(
-                wrk("GET /healthz/" + suffix, f"{base}/healthz/", seconds=seconds, connections=16)
-            )
-            results.append(
-                wrk(
-                    "GET /profile/" + suffix,
-                    f"{base}/api/v1/profile/",
-                    seconds=seconds,
-                    connections=16,
-                    headers=profile_auth,
+        reads = {
+            "GET /healthz/": (f"{base}/healthz/", []),
+            "GET /profile/": (f"{base}/api/v1/profile/", profile_auth),
+            "GET /referrals/ first page": (referrals, owner_auth),
+            "GET /referrals/ last page": (
+                f"{referrals}?cursor={fixtures['last_page_cursor']}",
+                owner_auth,
+            ),
+        }
+        # The machine's speed drifts during a run, so the reads are measured in interleaved
+        # rounds and each is compared with the /healthz/ slice of its own round.
+        rounds: dict[str, list[Result]] = {name: [] for name in reads}
+        wrk("warm-up", f"{base}/healthz/", seconds=2, connections=16)
+        for _ in range(args.rounds):
+            for name, (url, headers) in reads.items():
+                rounds[name].append(
+                    wrk(name, url, seconds=seconds, connections=16, headers=headers)
                 )
-            )
-            results.append(
-                wrk(
-                    "GET /referrals/ first page" + suffix,
-                    referrals,
-                    seconds=seconds,
-                    connections=16,
-                    headers=owner_auth,
-                )
-            )
-            results.append(
-                wrk(
-                    "GET /referrals/ last page" + suffix,
-                    f"{referrals}?cursor={fixtures['last_page_cursor']}",
-                    seconds=seconds,
-                    connections=16,
-                    headers=owner_auth,
-                )
-            )
             memory.append(server_rss_mib(server.pid))
+        results = [median_result(name, runs) for name, runs in rounds.items()]
+        ratios = {
+            name: statistics.median(
+                run.rps / base_run.rps
+                for run, base_run in zip(runs, rounds["GET /healthz/"], strict=True)
+            )
+            for name, runs in rounds.items()
+        }
+        last_vs_first = statistics.median(
+            last.rps / first.rps
+            for last, first in zip(
+                rounds["GET /referrals/ last page"],
+                rounds["GET /referrals/ first page"],
+                strict=True,
+            )
+        )
 
         collisions_before = server_log.read_text().count("invite code collision")
         results.append(
@@ -309,6 +324,8 @@ def main() -> int:
         memory.append(server_rss_mib(server.pid))
 
         baseline = results[0].rps
+        for result in results[len(reads) :]:
+            ratios[result.name] = result.rps / baseline
         print()
         print(f"seed: {args.users:,} users, {args.referrals:,} referrals in {seed_seconds:.0f} s")
         header = ("scenario", "req/s", "p50 ms", "p99 ms", "errors", "/healthz")
@@ -316,8 +333,12 @@ def main() -> int:
         for result in results:
             print(
                 f"{result.name:44} {result.rps:9.1f} {result.p50_ms:8.2f} {result.p99_ms:8.2f} "
-                f"{result.errors:7d} {result.rps / baseline:8.0%}"
+                f"{result.errors:7d} {ratios[result.name]:8.0%}"
             )
+        print(
+            f"referrals last page / first page: {last_vs_first:.0%} "
+            f"(median of {args.rounds} rounds)"
+        )
         verify_requests = next(
             r for r in results if r.name.startswith("POST /verify-code/")
         ).requests
@@ -328,6 +349,11 @@ def main() -> int:
                 json.dumps(
                     {
                         "results": [result.__dict__ for result in results],
+                        "ratio_to_healthz": ratios,
+                        "referrals_last_vs_first": last_vs_first,
+                        "rounds": {
+                            name: [r.__dict__ for r in runs] for name, runs in rounds.items()
+                        },
                         "memory_mib": memory,
                         "invite_code_collisions": collisions,
                         "seed_seconds": seed_seconds,

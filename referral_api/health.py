@@ -4,13 +4,14 @@ import logging
 from collections.abc import Callable
 
 from django.db import connection
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from referral_api.api import retry_after
 from referral_api.errors import OUTAGE_RETRY_AFTER, ServiceUnavailableError, error_body
 from users import otp
 
@@ -29,6 +30,7 @@ class HealthView(APIView):
         tags=["health"],
         description="Answers while the process can serve requests; checks no dependency.",
         responses={200: inline_serializer("Health", {"status": serializers.CharField()})},
+        examples=[OpenApiExample("Alive", value={"status": "ok"}, response_only=True)],
     )
     def get(self, request: Request) -> Response:
         return Response({"status": "ok"})
@@ -58,7 +60,31 @@ class ReadinessView(APIView):
     @extend_schema(
         summary="Readiness probe",
         tags=["health"],
-        description="200 when PostgreSQL and Redis answer; 503 with the failing check otherwise.",
+        description=(
+            "200 when PostgreSQL and Redis answer; 503 `service_unavailable` (with `Retry-After`) "
+            "naming the failing check otherwise. Load balancers should route only to ready servers."
+        ),
+        parameters=[retry_after(503)],
+        examples=[
+            OpenApiExample(
+                "Ready",
+                value={"status": "ok", "checks": {"database": "ok", "redis": "ok"}},
+                response_only=True,
+                status_codes=[200],
+            ),
+            OpenApiExample(
+                "Redis down",
+                value={
+                    "code": "service_unavailable",
+                    "message": ServiceUnavailableError.message,
+                    "errors": {},
+                    "status": "error",
+                    "checks": {"database": "ok", "redis": "error"},
+                },
+                response_only=True,
+                status_codes=[503],
+            ),
+        ],
         responses={
             (200, "application/json"): inline_serializer(
                 "Readiness",

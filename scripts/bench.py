@@ -315,7 +315,7 @@ def main() -> int:
                 "POST /request-code/ (1-2 s SMS)",
                 f"{base}/",
                 seconds=seconds + 2,
-                connections=180,
+                connections=220,
                 script=str(request_lua),
             )
         )

@@ -14,9 +14,11 @@ INVITE_CODE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 class User(AbstractBaseUser, PermissionsMixin):
     """A person who signs in with a phone number and may have been invited by another user."""
 
-    phone = models.CharField("phone number (E.164)", max_length=16, unique=True)
+    # Unique through Meta.constraints, not unique=True: that would add a second, LIKE-pattern
+    # index to each, which no query uses and every sign-up would pay to maintain.
+    phone = models.CharField("phone number (E.164)", max_length=16)
     # Stored upper case (a CHECK keeps it so), which makes the unique index case-insensitive.
-    invite_code = models.CharField(max_length=INVITE_CODE_LENGTH, unique=True, editable=False)
+    invite_code = models.CharField(max_length=INVITE_CODE_LENGTH, editable=False)
     referred_by = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
@@ -41,6 +43,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(fields=["phone"], name="user_phone_unique"),
+            models.UniqueConstraint(fields=["invite_code"], name="user_invite_code_unique"),
             models.CheckConstraint(
                 condition=Q(invite_code__regex=r"^[A-Z0-9]{6}$"),
                 name="user_invite_code_format",

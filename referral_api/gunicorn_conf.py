@@ -6,14 +6,17 @@ holds no CPU, so a few processes with many threads keep serving everything else 
 
 import multiprocessing
 import os
+import sys
 
 # All interfaces by default on purpose (bandit B104): inside the container Docker publishes the
 # port; `make serve` and the tests pass HOST=127.0.0.1.
 _host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104  # nosec
 bind = f"{_host}:{os.environ.get('PORT', '8000')}"
 worker_class = "gthread"
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
-threads = int(os.environ.get("GUNICORN_THREADS", "128"))
+# Two processes a core: threads of one process share its GIL, and a thread back from I/O waits
+# for it; a second process per core keeps a core busy meanwhile (measured: docs/performance.md).
+workers = int(os.environ.get("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count()))
+threads = int(os.environ.get("GUNICORN_THREADS", "64"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
@@ -21,3 +24,9 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 # Request lines only: a query string never carries a code or token in this API.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+
+def post_worker_init(worker: object) -> None:
+    # A thread back from I/O (a database answer, a socket write) waits for the GIL until the
+    # running thread yields it: after 5 ms by default. 1 ms keeps short requests short.
+    sys.setswitchinterval(float(os.environ.get("GUNICORN_SWITCH_INTERVAL", "0.001")))

@@ -178,8 +178,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smoke test of the harness")
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--referrals", type=int, default=100_000)
-    parser.add_argument("--seconds", type=int, default=10, help="length of one measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the reads")
+    parser.add_argument("--seconds", type=int, default=4, help="length of one measurement")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds of the reads")
     parser.add_argument("--output", default="", help="also write the results as JSON here")
     args = parser.parse_args()
     if args.quick:
@@ -217,7 +217,9 @@ def main() -> int:
         )
         seed_seconds = time.monotonic() - started
         codes_file = work / "codes.txt"
-        codes = 600 * args.seconds if not args.quick else 400
+        # Writes and the slow gateway run once each, for longer than a read slice.
+        long_seconds = args.seconds if args.quick else 4 * args.seconds
+        codes = 500 * long_seconds
         fixtures = json.loads(
             run(
                 [*manage, "bench_fixtures", "--codes", str(codes), "--codes-file", str(codes_file)],
@@ -288,7 +290,7 @@ def main() -> int:
             wrk(
                 "POST /verify-code/ (sign-up)",
                 f"{base}/",
-                seconds=seconds,
+                seconds=long_seconds,
                 connections=16,
                 script=str(verify_lua),
                 env={**env, "BENCH_CODES_FILE": str(codes_file)},
@@ -303,7 +305,7 @@ def main() -> int:
                 profile=wrk(
                     "GET /profile/ during request-code",
                     f"{base}/api/v1/profile/",
-                    seconds=seconds,
+                    seconds=long_seconds,
                     connections=4,
                     headers=profile_auth,
                 )
@@ -314,7 +316,7 @@ def main() -> int:
             wrk(
                 "POST /request-code/ (1-2 s SMS)",
                 f"{base}/",
-                seconds=seconds + 2,
+                seconds=long_seconds + 2,
                 connections=220,
                 script=str(request_lua),
             )

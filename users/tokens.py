@@ -34,7 +34,11 @@ def _session_end(session_start: int) -> datetime:
 
 
 def token_pair_for(user: User, *, session_start: int | None = None) -> TokenPair:
-    """A new refresh token (recorded as outstanding) and its access token, within the session."""
+    """A new refresh token and its access token, both within the session.
+
+    The token is not written down here: `blacklist` records it when it is used or revoked, which
+    is all rotation needs, and a login saves an INSERT.
+    """
     start = session_start if session_start is not None else datetime_to_epoch(timezone.now())
     session_end = _session_end(start)
     refresh = RefreshToken()
@@ -42,13 +46,6 @@ def token_pair_for(user: User, *, session_start: int | None = None) -> TokenPair
     refresh[SESSION_START_CLAIM] = start
     if refresh.current_time + refresh.lifetime > session_end:
         refresh.set_exp(from_time=session_end, lifetime=timedelta(0))
-    OutstandingToken.objects.create(
-        user=user,
-        jti=refresh[api_settings.JTI_CLAIM],
-        token=str(refresh),
-        created_at=refresh.current_time,
-        expires_at=datetime_from_epoch(refresh["exp"]),
-    )
     access = refresh.access_token
     if access.current_time + access.lifetime > session_end:
         access.set_exp(from_time=session_end, lifetime=timedelta(0))
@@ -66,15 +63,21 @@ def parse_refresh(raw: str) -> RefreshToken:
 
 def blacklist(token: RefreshToken) -> bool:
     """Blacklist a refresh token; False when it already was (so it was used or revoked before)."""
-    outstanding, _ = OutstandingToken.objects.get_or_create(
-        jti=token[api_settings.JTI_CLAIM],
-        defaults={
-            "user_id": token.get(api_settings.USER_ID_CLAIM),
-            "token": str(token),
-            "created_at": token.current_time,
-            "expires_at": datetime_from_epoch(token["exp"]),
-        },
+    jti = token[api_settings.JTI_CLAIM]
+    # Tokens are recorded when first used or revoked (see token_pair_for).
+    OutstandingToken.objects.bulk_create(
+        [
+            OutstandingToken(
+                jti=jti,
+                user_id=token.get(api_settings.USER_ID_CLAIM),
+                token=str(token),
+                created_at=datetime_from_epoch(token["iat"]),
+                expires_at=datetime_from_epoch(token["exp"]),
+            )
+        ],
+        ignore_conflicts=True,
     )
+    outstanding = OutstandingToken.objects.get(jti=jti)
     try:
         # The unique row is the arbiter: of two concurrent rotations only one inserts it.
         with transaction.atomic():

@@ -25,7 +25,7 @@ def test_verify_code_sign_up_query_budget(api_client, outbox, django_assert_max_
     request_code(api_client)
     code = sent_code(outbox)
 
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(4):
         response = verify_code(api_client, PHONE, code)
 
     assert response.status_code == 200
@@ -38,7 +38,7 @@ def test_verify_code_sign_up_with_invite_query_budget(
     request_code(api_client)
     code = sent_code(outbox)
 
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(8):
         response = verify_code(api_client, PHONE, code, invite_code=inviter.invite_code)
 
     assert response.status_code == 200
@@ -51,7 +51,7 @@ def test_verify_code_sign_in_query_budget(
     request_code(api_client)
     code = sent_code(outbox)
 
-    with django_assert_max_num_queries(2):
+    with django_assert_max_num_queries(1):
         response = verify_code(api_client, PHONE, code)
 
     assert response.status_code == 200
@@ -81,7 +81,7 @@ def test_refresh_query_budget(api_client, user, django_assert_max_num_queries):
 def test_logout_query_budget(api_client, user, django_assert_max_num_queries):
     pair = token_pair_for(user)
 
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         response = api_client.post(
             reverse("auth-logout"), {"refresh": pair.refresh}, **bearer(pair.access)
         )

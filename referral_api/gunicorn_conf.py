@@ -16,7 +16,7 @@ worker_class = "gthread"
 # Two processes a core: threads of one process share its GIL, and a thread back from I/O waits
 # for it; a second process per core keeps a core busy meanwhile (measured: docs/performance.md).
 workers = int(os.environ.get("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count()))
-threads = int(os.environ.get("GUNICORN_THREADS", "64"))
+threads = int(os.environ.get("GUNICORN_THREADS", "128"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))

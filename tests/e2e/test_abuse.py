@@ -71,29 +71,6 @@ SERVERS = {
 }
 
 
-class FigureBoard:
-    """Lines for the terminal summary: what the end-to-end tests measured."""
-
-    name = "e2e-figures"
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        terminalreporter.write_sep("-", "e2e figures")
-        for line in self.lines:
-            terminalreporter.write_line(line)
-
-
-@pytest.fixture(scope="session")
-def figures(pytestconfig: pytest.Config) -> list[str]:
-    board = pytestconfig.pluginmanager.get_plugin(FigureBoard.name)
-    if board is None:
-        board = FigureBoard()
-        pytestconfig.pluginmanager.register(board, FigureBoard.name)
-    return board.lines
-
-
 @pytest.fixture(scope="module")
 def servers() -> Iterator[dict[str, LiveServer]]:
     """The three servers, started side by side (each `make serve` takes a while)."""

@@ -45,29 +45,6 @@ SERVER_START_TIMEOUT = 180
 NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
 
 
-class FigureBoard:
-    """Lines for the terminal summary: what the end-to-end tests measured."""
-
-    name = "e2e-figures"
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        terminalreporter.write_sep("-", "e2e figures")
-        for line in self.lines:
-            terminalreporter.write_line(line)
-
-
-@pytest.fixture(scope="session")
-def figures(pytestconfig: pytest.Config) -> list[str]:
-    board = pytestconfig.pluginmanager.get_plugin(FigureBoard.name)
-    if board is None:
-        board = FigureBoard()
-        pytestconfig.pluginmanager.register(board, FigureBoard.name)
-    return board.lines
-
-
 # --- dependencies of our own ------------------------------------------------------------------
 
 

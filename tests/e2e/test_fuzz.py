@@ -115,29 +115,6 @@ enabled = false
 PRIVATE_OPERATIONS = r"^/api/v1/(profile/|auth/logout/)"
 
 
-class FigureBoard:
-    """Lines for the terminal summary: what the end-to-end tests measured."""
-
-    name = "e2e-figures"
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        terminalreporter.write_sep("-", "e2e figures")
-        for line in self.lines:
-            terminalreporter.write_line(line)
-
-
-@pytest.fixture(scope="session")
-def figures(pytestconfig: pytest.Config) -> list[str]:
-    board = pytestconfig.pluginmanager.get_plugin(FigureBoard.name)
-    if board is None:
-        board = FigureBoard()
-        pytestconfig.pluginmanager.register(board, FigureBoard.name)
-    return board.lines
-
-
 @pytest.fixture(scope="module")
 def fuzz_server() -> Iterator[LiveServer]:
     server = start_server(timeout=SERVER_START_TIMEOUT, **FUZZ_SERVER_ENV)

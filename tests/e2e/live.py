@@ -5,7 +5,9 @@ import random
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -76,10 +78,34 @@ def server_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+_migrated: set[str] = set()
+_migrate_lock = threading.Lock()
+
+
+def migrate_once(env: dict[str, str]) -> None:
+    """Migrate each database once, before any server of it starts.
+
+    `make serve` migrates too, but servers started side by side on a fresh database would race
+    to create the same tables; afterwards their migrate has nothing to do.
+    """
+    with _migrate_lock:
+        if env["DATABASE_URL"] in _migrated:
+            return
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=PROJECT_DIR,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        _migrated.add(env["DATABASE_URL"])
+
+
 def start_server(*, timeout: float = 120, **overrides: str) -> LiveServer:
     """Run `make serve` on a free port and wait until `/healthz/` answers."""
     port = free_port()
     env = server_env(PORT=str(port), HOST="127.0.0.1", **overrides)
+    migrate_once(env)
     log_path = Path(tempfile.mkstemp(prefix="referral-serve-", suffix=".log")[1])
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -21,8 +21,6 @@ from django_redis import get_redis_connection
 
 from users.phone import parse_phone
 
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
 KEY_PREFIX = "referral:otp"
 
 # Returns {status, wait_ms}. Status: ok | locked | cooldown | phone_limit | ip_limit.

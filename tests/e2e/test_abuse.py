@@ -7,29 +7,31 @@ Requests come from random loopback source addresses (127.x.y.z), so that the per
 one test are not those of another.
 """
 
-import http.client
-import json
 import secrets
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from tests.e2e.client import (
+    ACTIVATE,
+    LOGOUT,
+    PROFILE,
+    REFERRALS,
+    REFRESH,
+    REQUEST_CODE,
+    VERIFY_CODE,
+    Answer,
+    call,
+    random_phone,
+)
 from tests.e2e.live import LiveServer, start_server
 
 pytestmark = pytest.mark.e2e
 
-REQUEST_CODE = "/api/v1/auth/request-code/"
-VERIFY_CODE = "/api/v1/auth/verify-code/"
-REFRESH = "/api/v1/auth/refresh/"
-LOGOUT = "/api/v1/auth/logout/"
-PROFILE = "/api/v1/profile/"
-ACTIVATE = "/api/v1/profile/activate-invite/"
-REFERRALS = "/api/v1/profile/referrals/"
 
 FAILURES_PER_DAY = 10
 MAX_ATTEMPTS = 5
@@ -94,51 +96,6 @@ def servers() -> Iterator[dict[str, LiveServer]]:
     finally:
         for server in started.values():
             server.stop()
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-    @property
-    def code(self) -> str | None:
-        return self.body.get("code") if isinstance(self.body, dict) else None
-
-
-def call(
-    server: LiveServer,
-    method: str,
-    path: str,
-    data: Any = None,
-    *,
-    token: str | None = None,
-    forwarded_for: str | None = None,
-    source: str = "127.0.0.1",
-) -> Answer:
-    """One request from loopback address `source` (the server sees it as REMOTE_ADDR)."""
-    url = urlsplit(server.url)
-    headers = {"Content-Type": "application/json"}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    if forwarded_for is not None:
-        headers["X-Forwarded-For"] = forwarded_for
-    connection = http.client.HTTPConnection(
-        url.hostname or "127.0.0.1", url.port, timeout=20, source_address=(source, 0)
-    )
-    try:
-        body = None if data is None else json.dumps(data).encode()
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        raw = response.read()
-        return Answer(response.status, dict(response.headers.items()), json.loads(raw or b"null"))
-    finally:
-        connection.close()
-
-
-def random_phone() -> str:
-    return f"+7999{secrets.randbelow(10**7):07d}"
 
 
 def random_loopback() -> str:

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
+from tests.e2e.client import random_phone
 from tests.e2e.live import PROJECT_DIR, LiveServer, free_port, start_server
 
 pytestmark = pytest.mark.e2e
@@ -229,10 +230,6 @@ def call(
     return Answer(
         response.status, dict(response.headers.items()), parsed, started, time.monotonic()
     )
-
-
-def random_phone() -> str:
-    return f"+7999{secrets.randbelow(10**7):07d}"
 
 
 def assert_unavailable(answer: Answer) -> None:

@@ -1,27 +1,27 @@
 """Two `make serve` servers on different ports sharing PostgreSQL and Redis, as behind a load
 balancer: codes, tokens, limits and failure caps are one state, whichever server answers."""
 
-import http.client
-import json
 import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
+from tests.e2e.client import (
+    ACTIVATE,
+    LOGOUT,
+    PROFILE,
+    REFRESH,
+    REQUEST_CODE,
+    VERIFY_CODE,
+    Answer,
+    call,
+    random_phone,
+)
 from tests.e2e.live import LiveServer, start_server
 
 pytestmark = pytest.mark.e2e
 
-REQUEST_CODE = "/api/v1/auth/request-code/"
-VERIFY_CODE = "/api/v1/auth/verify-code/"
-REFRESH = "/api/v1/auth/refresh/"
-LOGOUT = "/api/v1/auth/logout/"
-PROFILE = "/api/v1/profile/"
-ACTIVATE = "/api/v1/profile/activate-invite/"
 
 SENDS_PER_HOUR = 4
 MAX_ATTEMPTS = 5
@@ -60,40 +60,6 @@ def pair() -> Iterator[tuple[LiveServer, LiveServer]]:
     finally:
         for server in started:
             server.stop()
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-    @property
-    def code(self) -> str | None:
-        return self.body.get("code") if isinstance(self.body, dict) else None
-
-
-def call(
-    server: LiveServer, method: str, path: str, data: Any = None, token: str | None = None
-) -> Answer:
-    url = urlsplit(server.url)
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=20)
-    try:
-        body = None if data is None else json.dumps(data).encode()
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        return Answer(
-            response.status, dict(response.headers.items()), json.loads(response.read() or b"null")
-        )
-    finally:
-        connection.close()
-
-
-def random_phone() -> str:
-    return f"+7999{secrets.randbelow(10**7):07d}"
 
 
 def wrong(code: str) -> str:
@@ -194,7 +160,13 @@ def test_invite_guesses_count_across_both_servers(pair):
     ).body["access"]
 
     guesses = [
-        call(server, "POST", ACTIVATE, {"invite_code": f"ZZ{secrets.randbelow(10**4):04d}"}, token)
+        call(
+            server,
+            "POST",
+            ACTIVATE,
+            {"invite_code": f"ZZ{secrets.randbelow(10**4):04d}"},
+            token=token,
+        )
         for server in [first, second] * (INVITE_FAILURES_PER_HOUR // 2 + 1)
     ]
 

@@ -50,7 +50,9 @@ FUZZ_SERVER_ENV = {
 }
 # Bounds: examples per operation and phase. About a minute for the three runs on two cores.
 MAX_EXAMPLES = 40
-STATEFUL_MAX_EXAMPLES = 60
+# Enough scenarios that the random walk reaches a login and a call with its token every run
+# (at 60 it sometimes stopped at the login).
+STATEFUL_MAX_EXAMPLES = 150
 RUN_TIMEOUT = 240
 SERVER_START_TIMEOUT = 180
 

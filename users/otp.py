@@ -22,25 +22,31 @@ from users.phone import parse_phone
 
 KEY_PREFIX = "referral:otp"
 
+# Milliseconds until the window holds fewer than `limit` events newer than now - window: when
+# the event that frees a slot leaves it. Counts and ranks only (O(log n)): a window may hold
+# thousands of events (one IP address behind a NAT), and Redis runs one script at a time.
+_WAIT_FOR = """
+local function wait_for(key, now, window, limit)
+  local count = redis.call('ZCOUNT', key, '(' .. (now - window), '+inf')
+  if count < limit then return 0 end
+  local rank = redis.call('ZCOUNT', key, '-inf', now - window) + count - limit
+  local freeing = redis.call('ZRANGE', key, rank, rank, 'WITHSCORES')
+  return tonumber(freeing[2]) + window - now
+end
+"""
+
 # Returns {status, wait_ms}. Status: ok | locked | cooldown | phone_limit | ip_limit.
-_SEND_SCRIPT = """
+_SEND_SCRIPT = (
+    _WAIT_FOR
+    + """
 local code_key, sends_key, fails_key, ip_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, mac, ttl, cooldown = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local per_hour, per_day, per_ip = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local fail_cap, nonce = tonumber(ARGV[8]), ARGV[9]
 local hour, day = 3600000, 86400000
 
--- Wait until the window holds fewer than `limit` events newer than now - window.
-local function wait_for(key, window, limit)
-  local events = redis.call('ZRANGEBYSCORE', key, '(' .. (now - window), '+inf', 'WITHSCORES')
-  local count = #events / 2
-  if count < limit then return 0 end
-  local freeing = events[(count - limit) * 2 + 2]
-  return tonumber(freeing) + window - now
-end
-
 redis.call('ZREMRANGEBYSCORE', fails_key, '-inf', now - day)
-local wait = wait_for(fails_key, day, fail_cap)
+local wait = wait_for(fails_key, now, day, fail_cap)
 if wait > 0 then return {'locked', wait} end
 
 redis.call('ZREMRANGEBYSCORE', sends_key, '-inf', now - day)
@@ -48,11 +54,11 @@ local last = redis.call('ZRANGE', sends_key, -1, -1, 'WITHSCORES')
 if #last > 0 and tonumber(last[2]) + cooldown > now then
   return {'cooldown', tonumber(last[2]) + cooldown - now}
 end
-wait = math.max(wait_for(sends_key, hour, per_hour), wait_for(sends_key, day, per_day))
+wait = math.max(wait_for(sends_key, now, hour, per_hour), wait_for(sends_key, now, day, per_day))
 if wait > 0 then return {'phone_limit', wait} end
 
 redis.call('ZREMRANGEBYSCORE', ip_key, '-inf', now - hour)
-wait = wait_for(ip_key, hour, per_ip)
+wait = wait_for(ip_key, now, hour, per_ip)
 if wait > 0 then return {'ip_limit', wait} end
 
 redis.call('ZADD', sends_key, now, nonce)
@@ -64,25 +70,21 @@ redis.call('HSET', code_key, 'mac', mac, 'expires', now + ttl, 'tries', 0)
 redis.call('PEXPIRE', code_key, ttl)
 return {'ok', 0}
 """
+)
 
 # Returns {status, wait_ms}. Status: ok | invalid | expired | burned | locked.
 # Comparing MACs with `==` may leak timing about the stored MAC, never about the code: the MAC
 # cannot be computed without the secret key.
-_VERIFY_SCRIPT = """
+_VERIFY_SCRIPT = (
+    _WAIT_FOR
+    + """
 local code_key, fails_key, sends_key = KEYS[1], KEYS[2], KEYS[3]
 local now, mac, max_tries = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local fail_cap, cooldown, nonce = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 local day = 86400000
 
-local function cap_wait()
-  local events = redis.call('ZRANGEBYSCORE', fails_key, '(' .. (now - day), '+inf', 'WITHSCORES')
-  local count = #events / 2
-  if count < fail_cap then return 0 end
-  return tonumber(events[(count - fail_cap) * 2 + 2]) + day - now
-end
-
 redis.call('ZREMRANGEBYSCORE', fails_key, '-inf', now - day)
-local wait = cap_wait()
+local wait = wait_for(fails_key, now, day, fail_cap)
 if wait > 0 then return {'locked', wait} end
 
 local stored = redis.call('HMGET', code_key, 'mac', 'expires', 'tries')
@@ -98,7 +100,7 @@ end
 local tries = redis.call('HINCRBY', code_key, 'tries', 1)
 redis.call('ZADD', fails_key, now, nonce)
 redis.call('PEXPIRE', fails_key, day)
-wait = cap_wait()
+wait = wait_for(fails_key, now, day, fail_cap)
 if wait > 0 then
   redis.call('DEL', code_key)
   return {'locked', wait}
@@ -112,6 +114,7 @@ if tries >= max_tries then
 end
 return {'invalid', 0}
 """
+)
 
 
 @dataclass(frozen=True)

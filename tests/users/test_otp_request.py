@@ -273,6 +273,26 @@ def test_request_code_phone_hourly_limit_is_throttled(api_client, outbox, settin
     assert len(outbox) == 3
 
 
+def test_request_code_hourly_limit_counts_from_the_oldest_send_inside_the_hour(
+    api_client, outbox, settings
+):
+    # The day's older sends stay in the same window set; the wait must skip them.
+    settings.OTP_SENDS_PER_PHONE_PER_HOUR = 2
+    with time_machine.travel(START, tick=False) as clock:
+        request_code(api_client)
+        clock.shift(2 * 3600)
+        request_code(api_client)
+        clock.shift(60)
+        request_code(api_client)
+        clock.shift(60)
+
+        refused = request_code(api_client)
+
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == str(3600 - 120)
+    assert len(outbox) == 3
+
+
 def test_request_code_phone_daily_limit_is_throttled(api_client, outbox, settings):
     settings.OTP_SENDS_PER_PHONE_PER_HOUR = 10
     settings.OTP_SENDS_PER_PHONE_PER_DAY = 3

@@ -64,6 +64,14 @@ function request()
 end
 """
 
+# A reader at a steady pace: each connection waits this long after every answer. A reader that
+# sends as fast as it can would measure the CPU queue it builds itself, not the flood's effect.
+PACED_LUA = """
+function delay()
+  return 25
+end
+"""
+
 
 @dataclass
 class Result:
@@ -143,6 +151,18 @@ def median_result(name: str, runs: list[Result]) -> Result:
     )
 
 
+def split_lines(path: Path, parts: int) -> list[Path]:
+    """The lines of `path` in `parts` files of equal length (one per round)."""
+    lines = path.read_text().splitlines(keepends=True)
+    size = len(lines) // parts
+    files = []
+    for index in range(parts):
+        part = path.with_suffix(f".{index}.txt")
+        part.write_text("".join(lines[index * size : (index + 1) * size]))
+        files.append(part)
+    return files
+
+
 def server_rss_mib(pid: int) -> float:
     """Resident memory of every process in the server's process group, in MiB."""
     total = 0
@@ -205,6 +225,8 @@ def main() -> int:
             OTP_SENDS_PER_PHONE_PER_HOUR="1000",
             OTP_SENDS_PER_PHONE_PER_DAY="1000",
             OTP_RESEND_COOLDOWN_SECONDS="0",
+            # The login codes are stored before the run starts and used minutes later.
+            OTP_TTL_SECONDS="3600",
             GUNICORN_ACCESS_LOG="",
         )
         manage = [*UV, "run", "python", "manage.py"]
@@ -216,20 +238,39 @@ def main() -> int:
             env=env,
         )
         seed_seconds = time.monotonic() - started
-        codes_file = work / "codes.txt"
-        # Writes and the slow gateway run once each, for longer than a read slice.
-        long_seconds = args.seconds if args.quick else 4 * args.seconds
-        codes = 500 * long_seconds
+        # Writes and the slow gateway run for longer than a read slice.
+        write_seconds = args.seconds if args.quick else 2 * args.seconds
+        write_rounds = 1 if args.quick else 3
+        # More codes than the fastest login rate seen here could use in a slice.
+        codes = 700 * write_seconds * write_rounds
         fixtures = json.loads(
             run(
-                [*manage, "bench_fixtures", "--codes", str(codes), "--codes-file", str(codes_file)],
+                [
+                    *manage,
+                    "bench_fixtures",
+                    *("--codes", str(codes), "--codes-file", str(work / "signup.txt")),
+                    *(
+                        "--signin-codes",
+                        str(codes),
+                        "--signin-codes-file",
+                        str(work / "signin.txt"),
+                    ),
+                ],
                 cwd=PROJECT,
                 env=env,
             ).stdout
         )
-        verify_lua, request_lua = work / "verify.lua", work / "request.lua"
+        code_files = {
+            kind: split_lines(work / f"{kind}.txt", write_rounds) for kind in ("signup", "signin")
+        }
+        verify_lua, request_lua, paced_lua = (
+            work / "verify.lua",
+            work / "request.lua",
+            work / "paced.lua",
+        )
         verify_lua.write_text(VERIFY_LUA)
         request_lua.write_text(REQUEST_CODE_LUA)
+        paced_lua.write_text(PACED_LUA)
 
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -285,38 +326,65 @@ def main() -> int:
             )
         )
 
+        # Logins in rounds, each with a /healthz/ slice of its own: distinct existing users
+        # (sign-in) and distinct new phones (sign-up among the million, invite-code draws).
+        logins = {
+            "POST /verify-code/ (sign-in)": "signin",
+            "POST /verify-code/ (sign-up)": "signup",
+        }
+        login_rounds: dict[str, list[Result]] = {name: [] for name in logins}
+        login_base: list[Result] = []
         collisions_before = server_log.read_text().count("invite code collision")
-        results.append(
-            wrk(
-                "POST /verify-code/ (sign-up)",
-                f"{base}/",
-                seconds=long_seconds,
-                connections=16,
-                script=str(verify_lua),
-                env={**env, "BENCH_CODES_FILE": str(codes_file)},
+        for index in range(write_rounds):
+            login_base.append(
+                wrk("GET /healthz/", f"{base}/healthz/", seconds=seconds, connections=16)
             )
-        )
-        collisions = server_log.read_text().count("invite code collision") - collisions_before
-
-        # The slow gateway and the profile reads at the same time: the delay must not starve reads.
-        alongside: dict[str, Result] = {}
-        reader = threading.Thread(
-            target=lambda: alongside.update(
-                profile=wrk(
-                    "GET /profile/ during request-code",
-                    f"{base}/api/v1/profile/",
-                    seconds=long_seconds,
-                    connections=4,
-                    headers=profile_auth,
+            for name, kind in logins.items():
+                login_rounds[name].append(
+                    wrk(
+                        name,
+                        f"{base}/",
+                        seconds=write_seconds,
+                        connections=16,
+                        script=str(verify_lua),
+                        env={**env, "BENCH_CODES_FILE": str(code_files[kind][index])},
+                    )
                 )
+        collisions = server_log.read_text().count("invite code collision") - collisions_before
+        for name, runs in login_rounds.items():
+            results.append(median_result(name, runs))
+            ratios[name] = statistics.median(
+                run.rps / base_run.rps for run, base_run in zip(runs, login_base, strict=True)
             )
-        )
+
+        # The slow gateway and profile reads at a steady pace: first the reads alone, then the
+        # same reads while request-code keeps 220 calls waiting on the gateway.
+        paced_seconds = write_seconds + args.seconds
+
+        def read_paced(name: str) -> Result:
+            return wrk(
+                name,
+                f"{base}/api/v1/profile/",
+                seconds=paced_seconds,
+                connections=4,
+                script=str(paced_lua),
+                headers=profile_auth,
+            )
+
+        results.append(read_paced("GET /profile/ paced, alone"))
+        alongside: dict[str, Result] = {}
+
+        def read_during_flood() -> None:
+            time.sleep(2)  # every flood connection is waiting on the gateway by then
+            alongside["profile"] = read_paced("GET /profile/ paced, during request-code")
+
+        reader = threading.Thread(target=read_during_flood)
         reader.start()
         results.append(
             wrk(
                 "POST /request-code/ (1-2 s SMS)",
                 f"{base}/",
-                seconds=long_seconds + 2,
+                seconds=paced_seconds + 4,
                 connections=220,
                 script=str(request_lua),
             )
@@ -326,8 +394,8 @@ def main() -> int:
         memory.append(server_rss_mib(server.pid))
 
         baseline = results[0].rps
-        for result in results[len(reads) :]:
-            ratios[result.name] = result.rps / baseline
+        for result in results:
+            ratios.setdefault(result.name, result.rps / baseline)
         print()
         print(f"seed: {args.users:,} users, {args.referrals:,} referrals in {seed_seconds:.0f} s")
         header = ("scenario", "req/s", "p50 ms", "p99 ms", "errors", "/healthz")
@@ -341,10 +409,8 @@ def main() -> int:
             f"referrals last page / first page: {last_vs_first:.0%} "
             f"(median of {args.rounds} rounds)"
         )
-        verify_requests = next(
-            r for r in results if r.name.startswith("POST /verify-code/")
-        ).requests
-        print(f"invite-code collisions at sign-up: {collisions} in {verify_requests} sign-ups")
+        sign_ups = sum(run.requests for run in login_rounds["POST /verify-code/ (sign-up)"])
+        print(f"invite-code collisions at sign-up: {collisions} in {sign_ups} sign-ups")
         print("server memory (RSS, MiB) after each round: " + ", ".join(f"{m:.0f}" for m in memory))
         if args.output:
             Path(args.output).write_text(
@@ -354,7 +420,8 @@ def main() -> int:
                         "ratio_to_healthz": ratios,
                         "referrals_last_vs_first": last_vs_first,
                         "rounds": {
-                            name: [r.__dict__ for r in runs] for name, runs in rounds.items()
+                            name: [r.__dict__ for r in runs]
+                            for name, runs in {**rounds, **login_rounds}.items()
                         },
                         "memory_mib": memory,
                         "invite_code_collisions": collisions,

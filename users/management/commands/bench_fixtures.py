@@ -1,9 +1,11 @@
 """Tokens, a deep cursor and ready login codes for the benchmark (`make bench`)."""
 
 import json
-from typing import Any
+import random
+from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db.models import Max, Min
 from rest_framework.pagination import Cursor
 
 from invites.pagination import ReferralCursorPagination
@@ -18,17 +20,28 @@ VERIFY_PHONE_START = 9_000_000
 class Command(BaseCommand):
     help = (
         "Print JSON for the benchmark: access tokens (a plain user and the user with the most "
-        "referrals), the referrals cursor of the last page, and write --codes login codes, "
-        "stored the way request-code stores them, to --codes-file as 'phone,code' lines."
+        "referrals), the referrals cursor of the last page, and write login codes, stored the "
+        "way request-code stores them, as 'phone,code' lines: --codes for new phones (each "
+        "login signs up) to --codes-file, --signin-codes for distinct existing users to "
+        "--signin-codes-file."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--codes", type=int, default=0)
         parser.add_argument("--codes-file", default="")
+        parser.add_argument("--signin-codes", type=int, default=0)
+        parser.add_argument("--signin-codes-file", default="")
         parser.add_argument("--page-size", type=int, default=20)
 
     def handle(
-        self, *args: Any, codes: int, codes_file: str, page_size: int, **options: Any
+        self,
+        *args: Any,
+        codes: int,
+        codes_file: str,
+        signin_codes: int,
+        signin_codes_file: str,
+        page_size: int,
+        **options: Any,
     ) -> None:
         owner = User.objects.order_by("-referrals_count", "pk").first()
         plain = User.objects.order_by("-pk").first()
@@ -37,12 +50,11 @@ class Command(BaseCommand):
             raise SystemExit(1)
         owner_access = token_pair_for(owner).access
         plain_access = token_pair_for(plain).access
+        new_phones = [f"+7999{VERIFY_PHONE_START + index:07d}" for index in range(codes)]
         with open(codes_file or "/dev/null", "w") as out:
-            for index in range(codes):
-                phone = f"+7999{VERIFY_PHONE_START + index:07d}"
-                code = otp.generate_code()
-                otp.store_code(phone=phone, code=code, client_ip=f"bench-{index}")
-                out.write(f"{phone},{code}\n")
+            self._write_codes(out, new_phones, "new")
+        with open(signin_codes_file or "/dev/null", "w") as out:
+            self._write_codes(out, self._existing_phones(signin_codes), "existing")
         fixtures = {
             "profile_token": plain_access,
             "owner_token": owner_access,
@@ -50,6 +62,23 @@ class Command(BaseCommand):
             "last_page_cursor": self._last_page_cursor(owner, page_size),
         }
         self.stdout.write(json.dumps(fixtures))
+
+    def _write_codes(self, out: TextIO, phones: list[str], label: str) -> None:
+        for index, phone in enumerate(phones):
+            code = otp.generate_code()
+            otp.store_code(phone=phone, code=code, client_ip=f"bench-{label}-{index}")
+            out.write(f"{phone},{code}\n")
+
+    def _existing_phones(self, count: int) -> list[str]:
+        """Phones of `count` distinct users picked at random across the whole table."""
+        if count == 0:
+            return []
+        # Plain `random`: which users log in is no secret (bandit B311).
+        bounds = User.objects.aggregate(low=Min("pk"), high=Max("pk"))
+        ids = random.sample(range(bounds["low"], bounds["high"] + 1), count)  # nosec B311
+        phones = list(User.objects.filter(pk__in=ids).values_list("phone", flat=True))
+        random.shuffle(phones)  # nosec B311
+        return phones
 
     def _last_page_cursor(self, owner: User, page_size: int) -> str:
         """The cursor that `next` links would reach last: the oldest `page_size` referrals."""

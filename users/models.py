@@ -60,8 +60,13 @@ class User(AbstractBaseUser, PermissionsMixin):
             ),
         ]
         indexes = [
-            # "Referrals of X, newest first": one index range scan per page, at any depth.
-            models.Index(fields=["referred_by", "-referred_at", "-id"], name="user_referrals_idx"),
+            # "Referrals of X, newest first": one index range scan per page, at any depth. Only
+            # referred users are in it, so a sign-up without an invite code skips it.
+            models.Index(
+                fields=["referred_by", "-referred_at", "-id"],
+                name="user_referrals_idx",
+                condition=Q(referred_by__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -7,6 +7,7 @@ import pytest
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from invites.selectors import referrals_of
 from tests.invites.graph import find_cycle
 from users.models import User
 from users.services import user_create
@@ -101,6 +102,25 @@ def test_user_referrals_index_serves_newest_first_by_referrer() -> None:
     index = constraints["user_referrals_idx"]
     assert index["columns"] == ["referred_by_id", "referred_at", "id"]
     assert index["orders"] == ["ASC", "DESC", "DESC"]
+
+
+def test_user_referrals_index_holds_only_referred_users_and_still_serves_pages(
+    user: User,
+) -> None:
+    page = referrals_of(user=user)[:21]
+    sql, params = page.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'user_referrals_idx'")
+        (definition,) = cursor.fetchone()
+        # Planned as the server's prepared statements are: once, for any referrer.
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert definition.endswith("WHERE (referred_by_id IS NOT NULL)")
+    assert "Index Scan using user_referrals_idx" in plan
+    assert "Sort" not in plan
 
 
 def test_user_str_is_the_phone(user: User) -> None:

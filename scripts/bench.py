@@ -205,6 +205,7 @@ def main() -> int:
     if args.quick:
         args.users, args.referrals, args.seconds, args.rounds = 3_000, 1_000, 2, 1
 
+    began = time.monotonic()
     ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="referral-bench-"))
     services = work / "services"
@@ -241,8 +242,8 @@ def main() -> int:
         # Writes and the slow gateway run for longer than a read slice.
         write_seconds = args.seconds if args.quick else 2 * args.seconds
         write_rounds = 1 if args.quick else 3
-        # More codes than the fastest login rate seen here could use in a slice.
-        codes = 700 * write_seconds * write_rounds
+        # More codes than the fastest login rate seen here (about 400/s) can use in a slice.
+        codes = 550 * write_seconds * write_rounds
         fixtures = json.loads(
             run(
                 [
@@ -357,9 +358,9 @@ def main() -> int:
                 run.rps / base_run.rps for run, base_run in zip(runs, login_base, strict=True)
             )
 
-        # The slow gateway and profile reads at a steady pace: first the reads alone, then the
-        # same reads while request-code keeps 220 calls waiting on the gateway.
-        paced_seconds = write_seconds + args.seconds
+        # The slow gateway and profile reads at a steady pace, in rounds: the reads alone, then
+        # the same reads while request-code keeps 220 calls waiting on the gateway.
+        paced_seconds = 2 * args.seconds
 
         def read_paced(name: str) -> Result:
             return wrk(
@@ -371,26 +372,43 @@ def main() -> int:
                 headers=profile_auth,
             )
 
-        results.append(read_paced("GET /profile/ paced, alone"))
-        alongside: dict[str, Result] = {}
-
-        def read_during_flood() -> None:
-            time.sleep(2)  # every flood connection is waiting on the gateway by then
-            alongside["profile"] = read_paced("GET /profile/ paced, during request-code")
-
-        reader = threading.Thread(target=read_during_flood)
-        reader.start()
-        results.append(
-            wrk(
+        def flood() -> Result:
+            return wrk(
                 "POST /request-code/ (1-2 s SMS)",
                 f"{base}/",
-                seconds=paced_seconds + 4,
+                seconds=paced_seconds + 3,
                 connections=220,
                 script=str(request_lua),
             )
+
+        flood_rounds: dict[str, list[Result]] = {
+            "GET /profile/ paced, alone": [],
+            "POST /request-code/ (1-2 s SMS)": [],
+            "GET /profile/ paced, during request-code": [],
+        }
+        # A warm-up: each worker's thread pool grows to the flood's size once, as it would
+        # long before any measurement on a server that has been up for a while.
+        wrk(
+            "warm-up",
+            f"{base}/",
+            seconds=args.seconds,
+            connections=220,
+            script=str(request_lua),
         )
-        reader.join()
-        results.append(alongside["profile"])
+        for _ in range(write_rounds):
+            flood_rounds["GET /profile/ paced, alone"].append(
+                read_paced("GET /profile/ paced, alone")
+            )
+            flooding = threading.Thread(
+                target=lambda: flood_rounds["POST /request-code/ (1-2 s SMS)"].append(flood())
+            )
+            flooding.start()
+            time.sleep(2)  # every flood connection is waiting on the gateway by then
+            flood_rounds["GET /profile/ paced, during request-code"].append(
+                read_paced("GET /profile/ paced, during request-code")
+            )
+            flooding.join()
+        results += [median_result(name, runs) for name, runs in flood_rounds.items()]
         memory.append(server_rss_mib(server.pid))
 
         baseline = results[0].rps
@@ -406,12 +424,14 @@ def main() -> int:
                 f"{result.errors:7d} {ratios[result.name]:8.0%}"
             )
         print(
-            f"referrals last page / first page: {last_vs_first:.0%} "
-            f"(median of {args.rounds} rounds)"
+            f"medians of {args.rounds} interleaved rounds for the reads, of {write_rounds} "
+            "for the logins and the paced reads"
         )
+        print(f"referrals last page / first page: {last_vs_first:.0%}")
         sign_ups = sum(run.requests for run in login_rounds["POST /verify-code/ (sign-up)"])
         print(f"invite-code collisions at sign-up: {collisions} in {sign_ups} sign-ups")
         print("server memory (RSS, MiB) after each round: " + ", ".join(f"{m:.0f}" for m in memory))
+        print(f"the whole run took {time.monotonic() - began:.0f} s")
         if args.output:
             Path(args.output).write_text(
                 json.dumps(
@@ -421,7 +441,7 @@ def main() -> int:
                         "referrals_last_vs_first": last_vs_first,
                         "rounds": {
                             name: [r.__dict__ for r in runs]
-                            for name, runs in {**rounds, **login_rounds}.items()
+                            for name, runs in {**rounds, **login_rounds, **flood_rounds}.items()
                         },
                         "memory_mib": memory,
                         "invite_code_collisions": collisions,

@@ -7,17 +7,19 @@ import uuid
 from django.conf import settings
 from django_redis import get_redis_connection
 
+from users.otp import WINDOW_WAIT_LUA
+
 HOUR_MS = 3_600_000
 
 # Returns the milliseconds until the window holds fewer than `limit` failures (0: allowed now).
-_WAIT_SCRIPT = """
+_WAIT_SCRIPT = (
+    WINDOW_WAIT_LUA
+    + """
 local key, now, window, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-local events = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
-local count = #events / 2
-if count < limit then return 0 end
-return tonumber(events[(count - limit) * 2 + 2]) + window - now
+return wait_for(key, now, window, limit)
 """
+)
 
 
 def _key(user_id: int) -> str:

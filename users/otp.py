@@ -22,10 +22,11 @@ from users.phone import parse_phone
 
 KEY_PREFIX = "referral:otp"
 
-# Milliseconds until the window holds fewer than `limit` events newer than now - window: when
-# the event that frees a slot leaves it. Counts and ranks only (O(log n)): a window may hold
-# thousands of events (one IP address behind a NAT), and Redis runs one script at a time.
-_WAIT_FOR = """
+# Lua: milliseconds until the window holds fewer than `limit` events newer than now - window,
+# when the event that frees a slot leaves it (invites.limits uses it too). Counts and ranks
+# only, O(log n): a window may hold thousands of events (one IP address behind a NAT), and
+# Redis runs one script at a time.
+WINDOW_WAIT_LUA = """
 local function wait_for(key, now, window, limit)
   local count = redis.call('ZCOUNT', key, '(' .. (now - window), '+inf')
   if count < limit then return 0 end
@@ -37,7 +38,7 @@ end
 
 # Returns {status, wait_ms}. Status: ok | locked | cooldown | phone_limit | ip_limit.
 _SEND_SCRIPT = (
-    _WAIT_FOR
+    WINDOW_WAIT_LUA
     + """
 local code_key, sends_key, fails_key, ip_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, mac, ttl, cooldown = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -76,7 +77,7 @@ return {'ok', 0}
 # Comparing MACs with `==` may leak timing about the stored MAC, never about the code: the MAC
 # cannot be computed without the secret key.
 _VERIFY_SCRIPT = (
-    _WAIT_FOR
+    WINDOW_WAIT_LUA
     + """
 local code_key, fails_key, sends_key = KEYS[1], KEYS[2], KEYS[3]
 local now, mac, max_tries = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])

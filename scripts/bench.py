@@ -341,7 +341,7 @@ def main() -> int:
         }
         login_rounds: dict[str, list[Result]] = {name: [] for name in logins}
         login_base: list[Result] = []
-        collisions_before = server_log.read_text().count("invite code collision")
+        log_before = len(server_log.read_text())
         for index in range(write_rounds):
             login_base.append(
                 wrk("GET /healthz/", f"{base}/healthz/", seconds=seconds, connections=16)
@@ -357,7 +357,14 @@ def main() -> int:
                         env={**env, "BENCH_CODES_FILE": str(code_files[kind][index])},
                     )
                 )
-        collisions = server_log.read_text().count("invite code collision") - collisions_before
+        # The server logs each invite code already taken, with its draw number.
+        draws = [
+            int(number)
+            for number in re.findall(
+                r"invite code collision at sign-up, draw (\d+)", server_log.read_text()[log_before:]
+            )
+        ]
+        collisions, third_draws = len(draws), sum(number >= 2 for number in draws)
         for name, runs in login_rounds.items():
             results.append(median_result(name, runs))
             ratios[name] = statistics.median(
@@ -435,7 +442,10 @@ def main() -> int:
         )
         print(f"referrals last page / first page: {last_vs_first:.0%}")
         sign_ups = sum(run.requests for run in login_rounds["POST /verify-code/ (sign-up)"])
-        print(f"invite-code collisions at sign-up: {collisions} in {sign_ups} sign-ups")
+        print(
+            f"invite-code collisions at sign-up: {collisions} in {sign_ups} sign-ups; "
+            f"sign-ups that needed a third draw: {third_draws}"
+        )
         print("server memory (RSS, MiB) after each round: " + ", ".join(f"{m:.0f}" for m in memory))
         print(f"the whole run took {time.monotonic() - began:.0f} s")
         if args.output:
@@ -451,6 +461,7 @@ def main() -> int:
                         },
                         "memory_mib": memory,
                         "invite_code_collisions": collisions,
+                        "sign_ups_with_a_third_draw": third_draws,
                         "seed_seconds": seed_seconds,
                     },
                     indent=2,

@@ -70,7 +70,7 @@ def invite_code_generate() -> str:
 
 def user_create(*, phone: str, **fields: object) -> User:
     """Insert a user with a fresh invite code, drawing again when the code is already taken."""
-    for _ in range(INVITE_CODE_ATTEMPTS):
+    for draw in range(1, INVITE_CODE_ATTEMPTS + 1):
         user = User(phone=phone, invite_code=invite_code_generate(), **fields)
         # What set_unusable_password() stores, drawn in one system call instead of 40.
         user.password = UNUSABLE_PASSWORD_PREFIX + secrets.token_hex(20)
@@ -83,7 +83,8 @@ def user_create(*, phone: str, **fields: object) -> User:
         except IntegrityError:
             if not User.objects.filter(invite_code=user.invite_code).exists():
                 raise
-            logger.warning("invite code collision at sign-up; drawing another")
+            # The draw number shows how close the code space is to full (make bench counts them).
+            logger.warning("invite code collision at sign-up, draw %d; drawing another", draw)
             continue
         return user
     # Five collisions in a row: the code space is nearly full, which operators must see.

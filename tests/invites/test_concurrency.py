@@ -241,7 +241,9 @@ def draws(*codes: str) -> Callable[[], str]:
 
 
 def test_user_create_drawn_code_taken_draws_again(
-    make_user: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+    make_user: Callable[..., User],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     taken = make_user()
     monkeypatch.setattr(user_services, "invite_code_generate", draws(taken.invite_code, "FRESH1"))
@@ -249,6 +251,8 @@ def test_user_create_drawn_code_taken_draws_again(
     created = user_create(phone="+79994440001")
 
     assert created.invite_code == "FRESH1"
+    # make bench counts these lines, by draw number, to show how full the code space is.
+    assert caplog.messages == ["invite code collision at sign-up, draw 1; drawing another"]
     assert User.objects.get(phone="+79994440001").invite_code == "FRESH1"
     assert User.objects.filter(invite_code=taken.invite_code).get() == taken
 

@@ -4,6 +4,7 @@ Threaded workers: the simulated SMS gateway sleeps 1–2 s inside a request, and
 holds no CPU, so a few processes with many threads keep serving everything else meanwhile.
 """
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -30,3 +31,12 @@ def post_worker_init(worker: object) -> None:
     # A thread back from I/O (a database answer, a socket write) waits for the GIL until the
     # running thread yields it: after 5 ms by default. 1 ms keeps short requests short.
     sys.setswitchinterval(float(os.environ.get("GUNICORN_SWITCH_INTERVAL", "0.001")))
+    # Django imports the URLconf, and with it every view, at the first request: import it now,
+    # then move everything loaded so far out of the garbage collector's sight. A full collection
+    # walks every tracked object (about 110,000 after start-up) while holding the GIL, and under
+    # load it stopped a worker's threads for 40-400 ms at a time (docs/performance.md).
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - the import is the point
+    gc.collect()
+    gc.freeze()

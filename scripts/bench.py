@@ -205,12 +205,16 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smoke test of the harness")
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--referrals", type=int, default=100_000)
-    parser.add_argument("--seconds", type=int, default=4, help="length of one measurement")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds of the reads")
+    parser.add_argument(
+        "--seconds", type=int, default=4, help="length of a login or gateway measurement (half)"
+    )
+    parser.add_argument("--read-seconds", type=int, default=1, help="length of one read slice")
+    parser.add_argument("--rounds", type=int, default=25, help="interleaved rounds of the reads")
     parser.add_argument("--output", default="", help="also write the results as JSON here")
     args = parser.parse_args()
     if args.quick:
         args.users, args.referrals, args.seconds, args.rounds = 3_000, 1_000, 2, 1
+        args.read_seconds = 1
 
     began = time.monotonic()
     ensure_wrk()
@@ -306,29 +310,39 @@ def main() -> int:
                 owner_auth,
             ),
         }
-        # The machine's speed drifts during a run, so the reads are measured in interleaved
-        # rounds and each is compared with the /healthz/ slice of its own round.
+        # The machine's speed drifts, by a factor of two within seconds at times, so the reads
+        # are measured in many short interleaved rounds. Each slice is compared with the
+        # /healthz/ rate at its own moment: interpolated between the /healthz/ slice that opens
+        # its round and the one that opens the next (a last one closes the series).
         rounds: dict[str, list[Result]] = {name: [] for name in reads}
         wrk("warm-up", f"{base}/healthz/", seconds=2, connections=16)
         for _ in range(args.rounds):
             for name, (url, headers) in reads.items():
                 rounds[name].append(
-                    wrk(name, url, seconds=seconds, connections=16, headers=headers)
+                    wrk(name, url, seconds=args.read_seconds, connections=16, headers=headers)
                 )
             memory.append(server_rss_mib(server.pid))
+        healthz_rates = [run.rps for run in rounds["GET /healthz/"]]
+        healthz_rates.append(
+            wrk("GET /healthz/", f"{base}/healthz/", seconds=args.read_seconds, connections=16).rps
+        )
         results = [median_result(name, runs) for name, runs in rounds.items()]
-        ratios = {
-            name: statistics.median(
-                run.rps / base_run.rps
-                for run, base_run in zip(runs, rounds["GET /healthz/"], strict=True)
-            )
-            for name, runs in rounds.items()
-        }
+        # Each slice's rate over the /healthz/ rate at its own moment, per round.
+        normalised: dict[str, list[float]] = {}
+        for position, (name, runs) in enumerate(rounds.items()):
+            share = position / len(reads)
+            normalised[name] = [
+                run.rps / (opening + (closing - opening) * share)
+                for run, opening, closing in zip(
+                    runs, healthz_rates, healthz_rates[1:], strict=False
+                )
+            ]
+        ratios = {name: statistics.median(values) for name, values in normalised.items()}
         last_vs_first = statistics.median(
-            last.rps / first.rps
+            last / first
             for last, first in zip(
-                rounds["GET /referrals/ last page"],
-                rounds["GET /referrals/ first page"],
+                normalised["GET /referrals/ last page"],
+                normalised["GET /referrals/ first page"],
                 strict=True,
             )
         )
@@ -455,6 +469,7 @@ def main() -> int:
                         "results": [result.__dict__ for result in results],
                         "ratio_to_healthz": ratios,
                         "referrals_last_vs_first": last_vs_first,
+                        "read_ratios_per_round": normalised,
                         "rounds": {
                             name: [r.__dict__ for r in runs]
                             for name, runs in {**rounds, **login_rounds, **flood_rounds}.items()

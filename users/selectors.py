@@ -1,4 +1,5 @@
 from django.db import DEFAULT_DB_ALIAS, connection
+from psycopg.pq import Format
 
 from users.models import User
 
@@ -18,6 +19,10 @@ _ACTIVE_USER_SQL = _SELECT + "WHERE u.id = %s AND u.is_active"
 
 def _first(sql: str, value: int | str) -> User | None:
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Rows in binary: psycopg reads them with its C loaders, while text timestamps go
+            # through Django's time zone loader, written in Python (about 15 µs of each read).
+            cursor.cursor.format = Format.BINARY
         cursor.execute(sql, [value])
         row = cursor.fetchone()
     if row is None:

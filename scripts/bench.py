@@ -23,15 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
-# Login codes stored for each kind of login slice, per second of the slice: about three times
-# the fastest rate seen on this machine (1,100 a second), so that no slice runs out of codes. A
-# slice that did would reuse spent codes, and its 400s would count as throughput.
-LOGIN_CODES_PER_SECOND = 3000
 sys.path.insert(0, str(PROJECT))
 
 from tests.e2e.live import free_port  # noqa: E402 - after the path is set
 
 UV = os.environ.get("UV", "uv").split()
+# Login codes stored for each kind of login slice, per second of the slice: about three times
+# the fastest rate seen on this machine (1,100 a second), so that no slice runs out of codes. A
+# slice that did would reuse spent codes, and its 400s would count as throughput.
+LOGIN_CODES_PER_SECOND = 3000
 
 VERIFY_LUA = """
 local lines = {}
@@ -206,7 +206,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--referrals", type=int, default=100_000)
     parser.add_argument(
-        "--seconds", type=int, default=4, help="length of a login or gateway measurement (half)"
+        "--seconds", type=int, default=4, help="base length of the login and gateway slices"
     )
     parser.add_argument("--read-seconds", type=int, default=1, help="length of one read slice")
     parser.add_argument("--rounds", type=int, default=25, help="interleaved rounds of the reads")
@@ -214,7 +214,6 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.users, args.referrals, args.seconds, args.rounds = 3_000, 1_000, 2, 1
-        args.read_seconds = 1
 
     began = time.monotonic()
     ensure_wrk()
@@ -334,7 +333,7 @@ def main() -> int:
             normalised[name] = [
                 run.rps / (opening + (closing - opening) * share)
                 for run, opening, closing in zip(
-                    runs, healthz_rates, healthz_rates[1:], strict=False
+                    runs, healthz_rates[:-1], healthz_rates[1:], strict=True
                 )
             ]
         ratios = {name: statistics.median(values) for name, values in normalised.items()}

@@ -1,30 +1,31 @@
 from rest_framework import status
 
+from referral_api.error_codes import ErrorCode
 from referral_api.errors import ApplicationError
 
 
 class InviteCodeNotFoundError(ApplicationError):
-    code = "invite_code_not_found"
+    code = ErrorCode.INVITE_CODE_NOT_FOUND
     message = "No user has this invite code."
 
 
 class InviteCodeOwnError(ApplicationError):
-    code = "invite_code_own"
+    code = ErrorCode.INVITE_CODE_OWN
     message = "You cannot activate your own invite code."
 
 
 class InviteCycleError(ApplicationError):
-    code = "invite_cycle"
+    code = ErrorCode.INVITE_CYCLE
     message = "This code belongs to someone you invited, directly or through others."
 
 
 class InviteAlreadyActivatedError(ApplicationError):
-    code = "invite_already_activated"
+    code = ErrorCode.INVITE_ALREADY_ACTIVATED
     message = "You have already activated an invite code."
     status_code = status.HTTP_409_CONFLICT
 
 
 class InviteActivationThrottledError(ApplicationError):
-    code = "throttled"
+    code = ErrorCode.THROTTLED
     message = "Too many failed activation attempts. Try again later."
     status_code = status.HTTP_429_TOO_MANY_REQUESTS

@@ -1,13 +1,12 @@
 """The hourly cap on failed invite activations: a rolling window kept in Redis."""
 
 import math
-import time
 import uuid
 
 from django.conf import settings
-from django_redis import get_redis_connection
 
-from users.otp import WINDOW_WAIT_LUA
+from referral_api import redis_store
+from referral_api.redis_store import WINDOW_WAIT_LUA
 
 HOUR_MS = 3_600_000
 
@@ -26,25 +25,20 @@ def _key(user_id: int) -> str:
     return f"referral:invite:failures:{user_id}"
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def activation_wait(*, user_id: int) -> int:
     """Whole seconds until `user_id` may try again; 0 when under the hourly failure cap."""
-    script = get_redis_connection("default").register_script(_WAIT_SCRIPT)
     wait_ms = int(
-        script(
+        redis_store.run_script(
+            _WAIT_SCRIPT,
             keys=[_key(user_id)],
-            args=[_now_ms(), HOUR_MS, settings.INVITE_ACTIVATE_FAILURES_PER_HOUR],
+            args=[redis_store.now_ms(), HOUR_MS, settings.INVITE_ACTIVATE_FAILURES_PER_HOUR],
         )
     )
     return math.ceil(wait_ms / 1000) if wait_ms > 0 else 0
 
 
 def activation_failed(*, user_id: int) -> None:
-    redis = get_redis_connection("default")
-    with redis.pipeline() as pipe:
-        pipe.zadd(_key(user_id), {uuid.uuid4().hex: _now_ms()})
+    with redis_store.connection().pipeline() as pipe:
+        pipe.zadd(_key(user_id), {uuid.uuid4().hex: redis_store.now_ms()})
         pipe.pexpire(_key(user_id), HOUR_MS)
         pipe.execute()

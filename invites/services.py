@@ -1,7 +1,9 @@
 """Activating invite codes: once per user, never their own, never closing a cycle."""
 
-from django.db import connection, transaction
-from django.db.models import F
+from datetime import datetime
+
+from django.db import connection, models, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from invites import limits
@@ -19,14 +21,16 @@ from users.models import User
 # A chain only moves when its root activates a code meanwhile; a few rounds always settle it.
 ACTIVATION_ROUNDS = 10
 
-_CHAIN_SQL = """
+_USERS = User._meta.db_table
+# The table name comes from the model, never from input.
+_CHAIN_SQL = f"""
 WITH RECURSIVE chain(id, referred_by_id) AS (
-    SELECT id, referred_by_id FROM users_user WHERE id = %s
+    SELECT id, referred_by_id FROM {_USERS} WHERE id = %s
     UNION
-    SELECT u.id, u.referred_by_id FROM users_user u JOIN chain c ON u.id = c.referred_by_id
+    SELECT u.id, u.referred_by_id FROM {_USERS} u JOIN chain c ON u.id = c.referred_by_id
 )
 SELECT id, referred_by_id FROM chain
-"""
+"""  # noqa: S608  # nosec
 
 
 class _ChainMovedError(Exception):
@@ -35,6 +39,37 @@ class _ChainMovedError(Exception):
 
 def _already_activated(code: str) -> InviteAlreadyActivatedError:
     return InviteAlreadyActivatedError(f"You have already activated the invite code {code}.")
+
+
+def referral_record(*, user: User, owner: User, at: datetime) -> None:
+    """Record that `user` activated `owner`'s invite code at `at`: the one write path of a referral.
+
+    Sign-up with an invite code and activation both come here, inside their own transaction,
+    after they checked the rules; everything a referral causes is written here, in that
+    transaction, so it happens exactly when the referral does.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("a referral is recorded inside the transaction that checked its rules")
+    # One statement for both rows: one round trip inside a transaction that holds locks.
+    User.objects.filter(pk__in=[user.pk, owner.pk]).update(
+        referred_by=Case(
+            When(pk=user.pk, then=Value(owner.pk)),
+            default=F("referred_by"),
+            output_field=models.BigIntegerField(),
+        ),
+        referred_at=Case(
+            When(pk=user.pk, then=Value(at)),
+            default=F("referred_at"),
+            output_field=models.DateTimeField(),
+        ),
+        referrals_count=Case(
+            When(pk=owner.pk, then=F("referrals_count") + 1),
+            default=F("referrals_count"),
+            output_field=models.PositiveIntegerField(),
+        ),
+    )
+    user.referred_by = owner
+    user.referred_at = at
 
 
 def referrer_chain(*, user_id: int) -> list[int]:
@@ -76,8 +111,7 @@ def _activate(*, user_id: int, owner: User) -> None:
     # The chain below a root never changes (a referrer is set once), so it is still exact.
     if user_id in chain:
         raise InviteCycleError()
-    User.objects.filter(pk=user_id).update(referred_by=owner, referred_at=timezone.now())
-    User.objects.filter(pk=owner.pk).update(referrals_count=F("referrals_count") + 1)
+    referral_record(user=caller, owner=owner, at=timezone.now())
 
 
 def invite_activate(*, user: User, code: str) -> User:

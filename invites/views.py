@@ -15,24 +15,41 @@ from invites.pagination import ReferralCursorPagination
 from invites.selectors import referrals_of
 from invites.serializers import InviteActivateInputSerializer, ReferralSerializer
 from invites.services import invite_activate
-from referral_api.api import (
+from referral_api.error_codes import ErrorCode
+from referral_api.http import validated
+from referral_api.openapi import (
     PARSE_ERROR,
     UNAUTHORIZED,
+    USER_EXAMPLE,
     WWW_AUTHENTICATE,
     error_response,
     retry_after,
-    validated,
 )
 from users.authentication import signed_in_user
 from users.serializers import UserSerializer
-from users.views import USER_EXAMPLE
 
 
-class ProfileInviteViewSet(viewsets.GenericViewSet):
-    """Invite codes and referrals of the signed-in user."""
+class ProfileViewSet(viewsets.GenericViewSet):
+    """The signed-in user's profile, invite code and referrals."""
 
     permission_classes = (IsAuthenticated,)
     pagination_class = ReferralCursorPagination
+
+    @extend_schema(
+        summary="Read the profile",
+        parameters=[WWW_AUTHENTICATE],
+        description=(
+            "The caller's phone, own invite code (to share), the code they activated (or null) "
+            "and how many users activated theirs."
+        ),
+        responses={
+            200: UserSerializer,
+            401: UNAUTHORIZED,
+        },
+        examples=[OpenApiExample("Profile", value=USER_EXAMPLE, response_only=True)],
+    )
+    def read(self, request: Request) -> Response:
+        return Response(UserSerializer(request.user).data)
 
     @extend_schema(
         summary="Activate an invite code",
@@ -50,7 +67,7 @@ class ProfileInviteViewSet(viewsets.GenericViewSet):
             400: error_response(
                 "Invalid, unknown or own code, or one that would make a referral cycle.",
                 (
-                    "validation_error",
+                    ErrorCode.VALIDATION_ERROR,
                     "The request has invalid fields.",
                     {"invite_code": ["An invite code is 6 letters or digits, e.g. A1B2C3."]},
                 ),
@@ -63,7 +80,7 @@ class ProfileInviteViewSet(viewsets.GenericViewSet):
             409: error_response(
                 "The caller already activated a code; the message names it.",
                 (
-                    "invite_already_activated",
+                    ErrorCode.INVITE_ALREADY_ACTIVATED,
                     "You have already activated the invite code A1B2C3.",
                     {},
                 ),
@@ -104,7 +121,7 @@ class ProfileInviteViewSet(viewsets.GenericViewSet):
             400: error_response(
                 "Invalid `page_size` or `cursor`.",
                 (
-                    "validation_error",
+                    ErrorCode.VALIDATION_ERROR,
                     "The request has invalid fields.",
                     {"cursor": ["This cursor is not valid."]},
                 ),

@@ -1,7 +1,7 @@
 """One error shape for every 4xx and 5xx: `{"code", "message", "errors"}` (API.md › Errors)."""
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
@@ -14,6 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from referral_api.error_codes import ErrorCode
+
 logger = logging.getLogger(__name__)
 
 # Errors that mean a dependency is down, not that the request is wrong.
@@ -25,7 +27,8 @@ OUTAGE_RETRY_AFTER = 5
 class ApplicationError(Exception):
     """An expected failure of a business rule; the handler turns it into the contract's body."""
 
-    code = "application_error"
+    # Every subclass names its code; the base class is never raised itself.
+    code: ClassVar[ErrorCode]
     message = "The request could not be completed."
     status_code = 400
 
@@ -44,12 +47,14 @@ class ApplicationError(Exception):
 
 
 class ServiceUnavailableError(ApplicationError):
-    code = "service_unavailable"
+    code = ErrorCode.SERVICE_UNAVAILABLE
     message = "The service is temporarily unavailable. Try again shortly."
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
-def error_body(code: str, message: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_body(
+    code: ErrorCode, message: str, errors: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {"code": code, "message": message, "errors": errors or {}}
 
 
@@ -77,13 +82,15 @@ def _application_error_response(exc: ApplicationError) -> Response:
     return Response(body, status=exc.status_code, headers=headers)
 
 
-def _api_exception_code(exc: exceptions.APIException) -> str:
+def _api_exception_code(exc: exceptions.APIException) -> ErrorCode:
     if isinstance(exc, exceptions.ValidationError):
-        return "validation_error"
+        return ErrorCode.VALIDATION_ERROR
     if isinstance(exc, exceptions.AuthenticationFailed):
         # SimpleJWT's InvalidToken and every other refused credential.
-        return "token_not_valid"
-    return str(exc.default_code)
+        return ErrorCode.TOKEN_NOT_VALID
+    # DRF's own codes (not_found, throttled, …) are members: tests/api/test_error_codes.py
+    # passes every DRF exception through this handler.
+    return ErrorCode(str(exc.default_code))
 
 
 def _api_exception_message(exc: exceptions.APIException) -> str:
@@ -112,26 +119,41 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
-    errors = _flatten_errors(exc.detail) if isinstance(exc, exceptions.ValidationError) else {}
-    response.data = error_body(_api_exception_code(exc), _api_exception_message(exc), errors)
+    response.data = api_exception_body(exc)
     return response
 
 
-def _json_error(status_code: int, code: str, message: str) -> JsonResponse:
+def api_exception_body(exc: exceptions.APIException) -> dict[str, Any]:
+    """The contract's body for one of DRF's (or SimpleJWT's) exceptions."""
+    errors = _flatten_errors(exc.detail) if isinstance(exc, exceptions.ValidationError) else {}
+    return error_body(_api_exception_code(exc), _api_exception_message(exc), errors)
+
+
+# What Django itself answers outside DRF's views (handler400/403/404/500 in referral_api.urls).
+DJANGO_ERRORS: dict[int, tuple[ErrorCode, str]] = {
+    400: (ErrorCode.PARSE_ERROR, "The request could not be read."),
+    403: (ErrorCode.PERMISSION_DENIED, "You do not have permission to do this."),
+    404: (ErrorCode.NOT_FOUND, "Not found."),
+    500: (ErrorCode.SERVER_ERROR, "Something went wrong on our side."),
+}
+
+
+def _json_error(status_code: int) -> JsonResponse:
+    code, message = DJANGO_ERRORS[status_code]
     return JsonResponse(error_body(code, message), status=status_code)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return _json_error(400, "parse_error", "The request could not be read.")
+    return _json_error(400)
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return _json_error(403, "permission_denied", "You do not have permission to do this.")
+    return _json_error(403)
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return _json_error(404, "not_found", "Not found.")
+    return _json_error(404)
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
-    return _json_error(500, "server_error", "Something went wrong on our side.")
+    return _json_error(500)

@@ -11,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from referral_api.api import retry_after
+from referral_api import redis_store
 from referral_api.errors import OUTAGE_RETRY_AFTER, ServiceUnavailableError, error_body
-from users import otp
+from referral_api.openapi import retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class ReadinessView(APIView):
     def get(self, request: Request) -> Response:
         checks = {
             "database": _check("database", _database_probe),
-            "redis": _check("redis", otp.ping),
+            "redis": _check("redis", redis_store.ping),
         }
         if all(result == "ok" for result in checks.values()):
             return Response({"status": "ok", "checks": checks})

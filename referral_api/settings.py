@@ -38,6 +38,9 @@ INSTALLED_APPS = [
     "users",
     "invites",
 ]
+# Benchmark data tools (seed_users, bench_fixtures): `make bench` turns them on for its run.
+if env.bool("BENCH_TOOLS", default=False):
+    INSTALLED_APPS.append("bench_tools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -228,7 +231,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "SORT_OPERATIONS": "referral_api.api_docs.operation_order",
+    "SORT_OPERATIONS": "referral_api.openapi.operation_order",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "referral_api.openapi.add_error_examples",
+    ],
     "TAGS": [
         {
             "name": "auth",

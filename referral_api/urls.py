@@ -6,8 +6,8 @@ from referral_api.api_docs import RedocView
 from referral_api.health import HealthView, ReadinessView
 
 api_v1 = [
-    path("", include("users.urls")),
-    path("", include("invites.urls")),
+    path("", include("users.urls", namespace="users")),
+    path("", include("invites.urls", namespace="invites")),
 ]
 
 urlpatterns = [

@@ -227,6 +227,7 @@ def main() -> int:
             key, _, value = line.removeprefix("export ").partition("=")
             env[key] = value
         env.update(
+            BENCH_TOOLS="true",
             DJANGO_DEBUG="false",
             DJANGO_SECRET_KEY="bench-" + "k" * 60,
             JWT_SIGNING_KEY="bench-jwt-" + "j" * 40,

@@ -8,8 +8,8 @@ import pytest
 from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
+from tests.factories import create_user
 from users.models import User
-from users.services import user_create
 from users.sms import MemoryBackend, SmsMessage
 
 
@@ -54,13 +54,7 @@ def api_client() -> APIClient:
 @pytest.fixture
 def make_user(db: None) -> Callable[..., User]:
     """A user created the way sign-up creates one (random invite code), with any field set."""
-    counter = iter(range(10_000_000))
-
-    def make(**fields: Any) -> User:
-        phone = fields.pop("phone", None) or f"+7999{next(counter):07d}"
-        return user_create(phone=phone, **fields)
-
-    return make
+    return create_user
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ OTHER_PHONE = "+79997654321"
 
 
 def request_code(client: APIClient, phone: str = PHONE, **extra: Any) -> Any:
-    return client.post(reverse("auth-request-code"), {"phone": phone}, **extra)
+    return client.post(reverse("users:auth-request-code"), {"phone": phone}, **extra)
 
 
 def verify_code(client: APIClient, phone: str, code: str, **fields: Any) -> Any:
-    return client.post(reverse("auth-verify-code"), {"phone": phone, "code": code, **fields})
+    return client.post(reverse("users:auth-verify-code"), {"phone": phone, "code": code, **fields})
 
 
 def sent_code(outbox: list[SmsMessage], phone: str = PHONE) -> str:

@@ -5,8 +5,8 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 
-from users.otp import test_number_entries
 from users.phone import parse_phone
+from users.test_numbers import test_number_entries
 
 
 @register(Tags.security, deploy=True)

@@ -5,10 +5,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from users.invite_codes import INVITE_CODE_LENGTH
 from users.managers import UserManager
-
-INVITE_CODE_LENGTH = 6
-INVITE_CODE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -74,8 +72,6 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def activated_invite_code(self) -> str | None:
-        # users.selectors.active_user reads the referrer's code along with the user.
-        if "referrer_invite_code" in self.__dict__:
-            return self.__dict__["referrer_invite_code"]
+        # Loads the referrer unless the query already did (select_related, users.selectors).
         referrer = self.referred_by
         return referrer.invite_code if referrer is not None else None

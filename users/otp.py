@@ -9,32 +9,16 @@ cleans up afterwards.
 
 import math
 import secrets
-import time
 import uuid
 from dataclasses import dataclass
-from functools import cache
 
 from django.conf import settings
 from django.utils.crypto import salted_hmac
-from django_redis import get_redis_connection
 
-from users.phone import parse_phone
+from referral_api import redis_store
+from referral_api.redis_store import WINDOW_WAIT_LUA
 
 KEY_PREFIX = "referral:otp"
-
-# Lua: milliseconds until the window holds fewer than `limit` events newer than now - window,
-# when the event that frees a slot leaves it (invites.limits uses it too). Counts and ranks
-# only, O(log n): a window may hold thousands of events (one IP address behind a NAT), and
-# Redis runs one script at a time.
-WINDOW_WAIT_LUA = """
-local function wait_for(key, now, window, limit)
-  local count = redis.call('ZCOUNT', key, '(' .. (now - window), '+inf')
-  if count < limit then return 0 end
-  local rank = redis.call('ZCOUNT', key, '-inf', now - window) + count - limit
-  local freeing = redis.call('ZRANGE', key, rank, rank, 'WITHSCORES')
-  return tonumber(freeing[2]) + window - now
-end
-"""
 
 # Returns {status, wait_ms}. Status: ok | locked | cooldown | phone_limit | ip_limit.
 _SEND_SCRIPT = (
@@ -132,41 +116,15 @@ def generate_code(length: int | None = None) -> str:
     return str(secrets.randbelow(10**digits)).zfill(digits)
 
 
-def test_number_entries(raw: str) -> list[tuple[str, str]]:
-    """`OTP_TEST_NUMBERS` ("+70000000000:0000,...") as (phone, code) pairs, as written."""
-    pairs = (entry.partition(":") for entry in raw.split(",") if entry.strip())
-    return [(phone.strip(), code.strip()) for phone, _, code in pairs]
-
-
-@cache
-def _test_numbers(raw: str) -> dict[str, str]:
-    return {parse_phone(phone) or phone: code for phone, code in test_number_entries(raw)}
-
-
-def test_numbers() -> dict[str, str]:
-    """Review and demo numbers (E.164) → their fixed code, which is never sent."""
-    return _test_numbers(settings.OTP_TEST_NUMBERS)
-
-
 def code_mac(*, phone: str, code: str) -> str:
     """The HMAC stored for a code, keyed with the secret key and bound to its phone."""
     return salted_hmac(f"{KEY_PREFIX}.code", f"{phone}:{code}", algorithm="sha256").hexdigest()
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _result(raw: list[bytes | int]) -> OtpResult:
     status = raw[0].decode() if isinstance(raw[0], bytes) else str(raw[0])
     wait_ms = int(raw[1])
     return OtpResult(status=status, retry_after=max(1, math.ceil(wait_ms / 1000)))
-
-
-def _run(source: str, *, keys: list[str], args: list[str | int]) -> list[bytes | int]:
-    # EVALSHA with a fallback to EVAL: Redis keeps the compiled script after its first use.
-    script = get_redis_connection("default").register_script(source)
-    return script(keys=keys, args=args)
 
 
 def _phone_keys(phone: str) -> tuple[str, str, str]:
@@ -182,11 +140,11 @@ def store_code(*, phone: str, code: str, client_ip: str) -> OtpResult:
     """Check the failure cap, cooldown and send limits; when all allow, store the code's HMAC."""
     code_key, sends_key, fails_key = _phone_keys(phone)
     ip_key = f"{KEY_PREFIX}:ip:{client_ip[:64]}"
-    raw = _run(
+    raw = redis_store.run_script(
         _SEND_SCRIPT,
         keys=[code_key, sends_key, fails_key, ip_key],
         args=[
-            _now_ms(),
+            redis_store.now_ms(),
             code_mac(phone=phone, code=code),
             settings.OTP_TTL_SECONDS * 1000,
             settings.OTP_RESEND_COOLDOWN_SECONDS * 1000,
@@ -203,11 +161,11 @@ def store_code(*, phone: str, code: str, client_ip: str) -> OtpResult:
 def check_code(*, phone: str, code: str) -> OtpResult:
     """Consume the phone's code when `code` is right; otherwise count a failure."""
     code_key, sends_key, fails_key = _phone_keys(phone)
-    raw = _run(
+    raw = redis_store.run_script(
         _VERIFY_SCRIPT,
         keys=[code_key, fails_key, sends_key],
         args=[
-            _now_ms(),
+            redis_store.now_ms(),
             code_mac(phone=phone, code=code),
             settings.OTP_MAX_ATTEMPTS,
             settings.OTP_FAILURES_PER_PHONE_PER_DAY,
@@ -219,8 +177,4 @@ def check_code(*, phone: str, code: str) -> OtpResult:
 
 
 def discard_code(*, phone: str) -> None:
-    get_redis_connection("default").delete(_phone_keys(phone)[0])
-
-
-def ping() -> bool:
-    return bool(get_redis_connection("default").ping())
+    redis_store.connection().delete(_phone_keys(phone)[0])

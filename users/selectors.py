@@ -1,17 +1,25 @@
+"""Reads of users on the hot paths: the caller of every authenticated request, the login user.
+
+Each is one prepared statement on a plain cursor: building the equivalent ORM query (a
+select_related join), or even a raw queryset's column mapping, cost more than running it
+(docs/performance.md). The row becomes a model instance the way a queryset makes one
+(`Model.from_db`), and the referrer's code is put in the relation's cache the way
+select_related puts it there, so `user.activated_invite_code` needs no second query.
+tests/users/test_selectors.py checks both against the ORM's own answer.
+"""
+
 from django.db import DEFAULT_DB_ALIAS, connection
 from psycopg.pq import Format
 
 from users.models import User
 
-# The caller of every authenticated request, and the user at every login, is read with one of
-# these statements, on a plain cursor: building the equivalent ORM query (a select_related
-# join), or even a raw queryset's column mapping, cost more than running it. psycopg prepares
-# each statement once per connection.
 _FIELDS = User._meta.concrete_fields
 _FIELD_NAMES = [field.attname for field in _FIELDS]
-# Column names from the model, never from input.
+_REFERRER = User._meta.get_field("referred_by")
+_TABLE = User._meta.db_table
+# Column and table names from the model, never from input.
 _COLUMNS = ", ".join(f"u.{field.column}" for field in _FIELDS)
-_JOIN = "users_user u LEFT JOIN users_user r ON r.id = u.referred_by_id"
+_JOIN = f"{_TABLE} u LEFT JOIN {_TABLE} r ON r.id = u.{_REFERRER.column}"
 _SELECT = f"SELECT {_COLUMNS}, r.invite_code FROM {_JOIN} "  # noqa: S608  # nosec
 _USER_BY_PHONE_SQL = _SELECT + "WHERE u.phone = %s"
 _ACTIVE_USER_SQL = _SELECT + "WHERE u.id = %s AND u.is_active"
@@ -28,8 +36,13 @@ def _first(sql: str, value: int | str) -> User | None:
     if row is None:
         return None
     user = User.from_db(DEFAULT_DB_ALIAS, _FIELD_NAMES, row[:-1])
-    # What User.activated_invite_code reads instead of loading the referrer.
-    user.__dict__["referrer_invite_code"] = row[-1]
+    referrer = None
+    if user.referred_by_id is not None:
+        # Only the two columns the profile shows of a referrer; the rest stay deferred.
+        referrer = User.from_db(
+            DEFAULT_DB_ALIAS, ["id", "invite_code"], [user.referred_by_id, row[-1]]
+        )
+    _REFERRER.set_cached_value(user, referrer)
     return user
 
 

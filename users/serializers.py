@@ -5,8 +5,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from users.models import INVITE_CODE_LENGTH, User
-from users.otp import test_numbers
 from users.phone import normalize_phone
+from users.test_numbers import test_numbers
 
 
 @extend_schema_field({"type": "string", "example": "+79991234567", "maxLength": 32})

@@ -1,19 +1,16 @@
 """Phone login: sending and checking one-time codes, signing up, and the token life cycle."""
 
 import logging
-import secrets
-from contextlib import nullcontext
 from dataclasses import dataclass
 
-from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from invites.selectors import invite_owner
+from invites.services import referral_record
 from referral_api.errors import OUTAGE_RETRY_AFTER, ServiceUnavailableError
 from users import otp
 from users.exceptions import (
@@ -26,9 +23,11 @@ from users.exceptions import (
     RefreshTokenForeignError,
     TokenNotValidError,
 )
-from users.models import INVITE_CODE_ALPHABET, INVITE_CODE_LENGTH, User
+from users.invite_codes import NoFreeInviteCodeError
+from users.models import User
 from users.selectors import user_by_phone
 from users.sms import mask_phone, send_sms
+from users.test_numbers import test_numbers
 from users.tokens import (
     SESSION_START_CLAIM,
     TokenPair,
@@ -39,9 +38,6 @@ from users.tokens import (
 )
 
 logger = logging.getLogger(__name__)
-
-# 36^6 ≈ 2.2 billion codes: even with a million users a draw collides about once in 2,000.
-INVITE_CODE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -57,44 +53,9 @@ class Login:
     tokens: TokenPair
 
 
-def invite_code_generate() -> str:
-    # One draw from `secrets` for the whole code: each draw is a system call, and in a threaded
-    # server every system call hands the GIL to another thread.
-    number = secrets.randbelow(len(INVITE_CODE_ALPHABET) ** INVITE_CODE_LENGTH)
-    digits = []
-    for _ in range(INVITE_CODE_LENGTH):
-        number, digit = divmod(number, len(INVITE_CODE_ALPHABET))
-        digits.append(INVITE_CODE_ALPHABET[digit])
-    return "".join(digits)
-
-
-def user_create(*, phone: str, **fields: object) -> User:
-    """Insert a user with a fresh invite code, drawing again when the code is already taken."""
-    for draw in range(1, INVITE_CODE_ATTEMPTS + 1):
-        user = User(phone=phone, invite_code=invite_code_generate(), **fields)
-        # What set_unusable_password() stores, drawn in one system call instead of 40.
-        user.password = UNUSABLE_PASSWORD_PREFIX + secrets.token_hex(20)
-        # In a transaction, a failed INSERT needs a savepoint to go on; on its own the INSERT is
-        # its own transaction, and BEGIN/COMMIT around it would only add two round trips.
-        in_transaction = transaction.get_connection().in_atomic_block
-        try:
-            with transaction.atomic() if in_transaction else nullcontext():
-                user.save(force_insert=True)
-        except IntegrityError:
-            if not User.objects.filter(invite_code=user.invite_code).exists():
-                raise
-            # The draw number shows how close the code space is to full (make bench counts them).
-            logger.warning("invite code collision at sign-up, draw %d; drawing another", draw)
-            continue
-        return user
-    # Five collisions in a row: the code space is nearly full, which operators must see.
-    logger.error("no free invite code after %d draws", INVITE_CODE_ATTEMPTS)
-    raise ServiceUnavailableError(retry_after=OUTAGE_RETRY_AFTER)
-
-
 def otp_request(*, phone: str, client_ip: str) -> OtpSent:
     """Store a new code for `phone` when the limits allow, then send it by SMS."""
-    fixed_code = otp.test_numbers().get(phone)
+    fixed_code = test_numbers().get(phone)
     code = fixed_code or otp.generate_code()
     result = otp.store_code(phone=phone, code=code, client_ip=client_ip)
     match result.status:
@@ -132,14 +93,17 @@ def otp_verify(*, phone: str, code: str) -> None:
 
 def user_sign_up(*, phone: str, inviter: User | None = None) -> User:
     """Create a user; with an inviter, the activation is part of the same transaction."""
-    if inviter is None:
-        return user_create(phone=phone)
-    with transaction.atomic():
-        # One instant for both: the referral happened as the account was created.
-        now = timezone.now()
-        user = user_create(phone=phone, referred_by=inviter, referred_at=now, date_joined=now)
-        User.objects.filter(pk=inviter.pk).update(referrals_count=F("referrals_count") + 1)
-        return user
+    try:
+        if inviter is None:
+            return User.objects.create_with_invite_code(phone=phone)
+        with transaction.atomic():
+            # One instant for both: the referral happened as the account was created.
+            now = timezone.now()
+            user = User.objects.create_with_invite_code(phone=phone, date_joined=now)
+            referral_record(user=user, owner=inviter, at=now)
+            return user
+    except NoFreeInviteCodeError as exc:
+        raise ServiceUnavailableError(retry_after=OUTAGE_RETRY_AFTER) from exc
 
 
 def auth_login(*, phone: str, code: str, invite_code: str | None = None) -> Login:

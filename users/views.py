@@ -1,23 +1,30 @@
+from typing import Any
+
 from django.conf import settings
+from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status, viewsets
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.decorators import action
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from invites.exceptions import InviteCodeNotFoundError
-from referral_api.api import (
+from referral_api.error_codes import ErrorCode
+from referral_api.http import client_ip, validated
+from referral_api.openapi import (
+    ACCESS_EXAMPLE,
     PARSE_ERROR,
+    REFRESH_EXAMPLE,
     SERVICE_UNAVAILABLE,
     TOKEN_NOT_VALID,
     UNAUTHORIZED,
+    USER_EXAMPLE,
     VALIDATION_ERROR,
     WWW_AUTHENTICATE,
-    client_ip,
     error_response,
     retry_after,
-    validated,
 )
 from users.authentication import JWTAuthentication, signed_in_user
 from users.exceptions import (
@@ -36,29 +43,31 @@ from users.serializers import (
     OtpVerifyInputSerializer,
     TokenPairSerializer,
     TokenRefreshInputSerializer,
-    UserSerializer,
 )
 from users.services import auth_login, auth_logout, otp_request, token_refresh
 
-USER_EXAMPLE = {
-    "id": 1,
-    "phone": "+79991234567",
-    "invite_code": "K7M2P9",
-    "activated_invite_code": "A1B2C3",
-    "referrals_count": 0,
-    "date_joined": "2026-11-21T10:00:00Z",
-}
-ACCESS_EXAMPLE = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIn0.c2lnbmF0dXJl"
-REFRESH_EXAMPLE = (
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9.c2lnbmF0dXJl"
-)
-
 
 class AuthViewSet(viewsets.GenericViewSet):
-    """Phone login: ask for a one-time code, exchange it for tokens, rotate tokens."""
+    """Phone login: ask for a one-time code, exchange it for tokens, rotate and revoke tokens."""
 
-    authentication_classes = ()
-    permission_classes = (AllowAny,)
+    # Signing out needs a signed-in caller; the other actions must not even look at an
+    # Authorization header (a stale token must not stop a login).
+    signed_in_actions = frozenset({"logout"})
+
+    def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
+        # DRF names the action only after it has chosen the authenticators; they depend on it.
+        self.action = self.action_map.get((request.method or "").lower(), "")
+        return super().initialize_request(request, *args, **kwargs)
+
+    def get_authenticators(self) -> list[BaseAuthentication]:
+        if self.action in self.signed_in_actions:
+            return [JWTAuthentication()]
+        return []
+
+    def get_permissions(self) -> list[BasePermission]:
+        if self.action in self.signed_in_actions:
+            return [IsAuthenticated()]
+        return [AllowAny()]
 
     def get_authenticate_header(self, request: Request) -> str:
         # A refused refresh token answers 401 with a challenge, though no login is needed here.
@@ -202,12 +211,6 @@ class AuthViewSet(viewsets.GenericViewSet):
         pair = token_refresh(refresh=data["refresh"])
         return Response(TokenPairSerializer(pair).data)
 
-
-class SessionViewSet(viewsets.GenericViewSet):
-    """Ending a session (separate from AuthViewSet because it needs a signed-in caller)."""
-
-    permission_classes = (IsAuthenticated,)
-
     @extend_schema(
         summary="Sign out",
         parameters=[WWW_AUTHENTICATE],
@@ -222,7 +225,7 @@ class SessionViewSet(viewsets.GenericViewSet):
             400: error_response(
                 "Malformed or forged refresh token, or one of another user.",
                 (
-                    "validation_error",
+                    ErrorCode.VALIDATION_ERROR,
                     "The refresh token is not valid for this user.",
                     {"refresh": ["The refresh token is not valid for this user."]},
                 ),
@@ -237,25 +240,3 @@ class SessionViewSet(viewsets.GenericViewSet):
         data = validated(LogoutInputSerializer, request.data)
         auth_logout(user=signed_in_user(request), refresh=data["refresh"])
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class ProfileViewSet(viewsets.GenericViewSet):
-    """The signed-in user's profile."""
-
-    permission_classes = (IsAuthenticated,)
-
-    @extend_schema(
-        summary="Read the profile",
-        parameters=[WWW_AUTHENTICATE],
-        description=(
-            "The caller's phone, own invite code (to share), the code they activated (or null) "
-            "and how many users activated theirs."
-        ),
-        responses={
-            200: UserSerializer,
-            401: UNAUTHORIZED,
-        },
-        examples=[OpenApiExample("Profile", value=USER_EXAMPLE, response_only=True)],
-    )
-    def retrieve(self, request: Request) -> Response:
-        return Response(UserSerializer(request.user).data)

@@ -35,17 +35,17 @@ FOREIGN_REFRESH = {
 
 
 def logout(client: APIClient, token: str, **extra):
-    return client.post(reverse("auth-logout"), {"refresh": token}, **extra)
+    return client.post(reverse("users:auth-logout"), {"refresh": token}, **extra)
 
 
 def refresh(client: APIClient, token: str):
-    return client.post(reverse("auth-refresh"), {"refresh": token})
+    return client.post(reverse("users:auth-refresh"), {"refresh": token})
 
 
 def test_login_jwt_end_to_end_reaches_the_profile(api_client, outbox):
     login = log_in(api_client, outbox, "+7 999 123-45-67")
 
-    response = api_client.get(reverse("profile-detail"), **bearer(login["access"]))
+    response = api_client.get(reverse("invites:profile-detail"), **bearer(login["access"]))
 
     assert response.status_code == 200
     assert response.json() == login["user"]
@@ -53,7 +53,7 @@ def test_login_jwt_end_to_end_reaches_the_profile(api_client, outbox):
 
 
 def test_profile_without_token_is_not_authenticated(api_client):
-    response = api_client.get(reverse("profile-detail"))
+    response = api_client.get(reverse("invites:profile-detail"))
 
     assert response.status_code == 401
     assert response.json() == NOT_AUTHENTICATED
@@ -71,7 +71,7 @@ def test_profile_without_token_is_not_authenticated(api_client):
     ],
 )
 def test_profile_malformed_authorization_header_is_refused(api_client, header, expected):
-    response = api_client.get(reverse("profile-detail"), HTTP_AUTHORIZATION=header)
+    response = api_client.get(reverse("invites:profile-detail"), HTTP_AUTHORIZATION=header)
 
     assert response.status_code == 401
     assert response.json() == expected
@@ -180,7 +180,7 @@ def test_logout_without_bearer_is_not_authenticated(api_client, user):
 
 
 def test_logout_missing_refresh_is_a_validation_error(auth_client):
-    response = auth_client.post(reverse("auth-logout"), {})
+    response = auth_client.post(reverse("users:auth-logout"), {})
 
     assert response.status_code == 400
     assert response.json() == {

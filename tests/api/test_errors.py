@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 INVALID_FIELDS = "The request has invalid fields."
 INVALID_PHONE = "Enter a valid phone number in international format, e.g. +79991234567."
-PUBLIC_POST_URLS = ["auth-request-code", "auth-verify-code", "auth-refresh"]
+PUBLIC_POST_URLS = ["users:auth-request-code", "users:auth-verify-code", "users:auth-refresh"]
 
 
 def post_raw(client, url_name: str, body: bytes, content_type: str = "application/json"):
@@ -90,7 +90,7 @@ def test_api_body_that_is_not_an_object_is_a_validation_error(api_client, url_na
     ],
 )
 def test_api_unsupported_content_type_is_refused(api_client, content_type, body):
-    response = post_raw(api_client, "auth-request-code", body, content_type)
+    response = post_raw(api_client, "users:auth-request-code", body, content_type)
 
     assert response.status_code == 415
     assert response.json() == {
@@ -103,10 +103,10 @@ def test_api_unsupported_content_type_is_refused(api_client, content_type, body)
 @pytest.mark.parametrize(
     ("method", "url_name"),
     [
-        ("GET", "auth-request-code"),
-        ("PUT", "auth-verify-code"),
-        ("DELETE", "auth-refresh"),
-        ("PATCH", "auth-request-code"),
+        ("GET", "users:auth-request-code"),
+        ("PUT", "users:auth-verify-code"),
+        ("DELETE", "users:auth-refresh"),
+        ("PATCH", "users:auth-request-code"),
     ],
 )
 def test_api_wrong_method_is_not_allowed(api_client, method, url_name):
@@ -122,7 +122,7 @@ def test_api_wrong_method_is_not_allowed(api_client, method, url_name):
 
 
 def test_api_wrong_method_on_profile_is_not_allowed(auth_client):
-    response = auth_client.post(reverse("profile-detail"), {})
+    response = auth_client.post(reverse("invites:profile-detail"), {})
 
     assert response.status_code == 405
     assert response.json() == {
@@ -149,9 +149,9 @@ def test_api_unknown_url_is_a_json_not_found(api_client, settings, path):
 @pytest.mark.parametrize(
     ("url_name", "field", "message"),
     [
-        ("auth-request-code", "phone", INVALID_PHONE),
-        ("auth-verify-code", "phone", INVALID_PHONE),
-        ("auth-refresh", "refresh", "Ensure this field has no more than 4096 characters."),
+        ("users:auth-request-code", "phone", INVALID_PHONE),
+        ("users:auth-verify-code", "phone", INVALID_PHONE),
+        ("users:auth-refresh", "refresh", "Ensure this field has no more than 4096 characters."),
     ],
 )
 def test_api_huge_string_is_a_validation_error(api_client, url_name, field, message):
@@ -170,7 +170,7 @@ def test_api_huge_string_is_a_validation_error(api_client, url_name, field, mess
 def test_api_huge_code_and_invite_code_are_validation_errors(api_client):
     body = {"phone": PHONE, "code": "1" * 100_000, "invite_code": "A" * 100_000}
 
-    response = api_client.post(reverse("auth-verify-code"), body)
+    response = api_client.post(reverse("users:auth-verify-code"), body)
 
     assert response.status_code == 400
     assert response.json() == {
@@ -210,7 +210,7 @@ def test_api_huge_code_and_invite_code_are_validation_errors(api_client):
 def test_api_deeply_nested_field_is_refused_without_a_server_error(api_client, depth, expected):
     body = b'{"phone": ' + b"[" * depth + b"]" * depth + b"}"
 
-    response = post_raw(api_client, "auth-request-code", body)
+    response = post_raw(api_client, "users:auth-request-code", body)
 
     assert response.status_code == 400
     assert response.json() == expected
@@ -220,7 +220,7 @@ def test_api_deeply_nested_field_is_refused_without_a_server_error(api_client, d
     "value",
     [None, True, 0, -1, 1.5, [], {}, ["a", "b"], {"nested": {"deep": [1]}}, "\u0000", "\ud83d"],
 )
-@pytest.mark.parametrize("url_name", [*PUBLIC_POST_URLS, "auth-logout"])
+@pytest.mark.parametrize("url_name", [*PUBLIC_POST_URLS, "users:auth-logout"])
 def test_api_wrong_types_in_every_field_are_never_a_server_error(auth_client, url_name, value):
     body = {"phone": value, "code": value, "invite_code": value, "refresh": value}
 
@@ -239,7 +239,7 @@ def test_api_wrong_types_in_every_field_are_never_a_server_error(auth_client, ur
 def test_api_unknown_fields_are_ignored(api_client, outbox):
     body = {"phone": PHONE, "code": "1234", "is_staff": True, "user_id": 1, "extra": [1, 2]}
 
-    response = api_client.post(reverse("auth-request-code"), body)
+    response = api_client.post(reverse("users:auth-request-code"), body)
 
     assert response.status_code == 200
     assert set(response.json()) == {"phone", "expires_in", "resend_in", "code_length"}
@@ -247,6 +247,6 @@ def test_api_unknown_fields_are_ignored(api_client, outbox):
 
 
 def test_api_error_responses_are_json(api_client):
-    response = post_raw(api_client, "auth-request-code", b"{bad")
+    response = post_raw(api_client, "users:auth-request-code", b"{bad")
 
     assert response["Content-Type"] == "application/json"

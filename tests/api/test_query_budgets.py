@@ -73,7 +73,7 @@ def test_refresh_query_budget(api_client, user, django_assert_max_num_queries):
     pair = token_pair_for(user)
 
     with django_assert_max_num_queries(9):
-        response = api_client.post(reverse("auth-refresh"), {"refresh": pair.refresh})
+        response = api_client.post(reverse("users:auth-refresh"), {"refresh": pair.refresh})
 
     assert response.status_code == 200
 
@@ -83,7 +83,7 @@ def test_logout_query_budget(api_client, user, django_assert_max_num_queries):
 
     with django_assert_max_num_queries(7):
         response = api_client.post(
-            reverse("auth-logout"), {"refresh": pair.refresh}, **bearer(pair.access)
+            reverse("users:auth-logout"), {"refresh": pair.refresh}, **bearer(pair.access)
         )
 
     assert response.status_code == 204
@@ -95,7 +95,7 @@ def test_profile_query_budget(api_client, make_user, django_assert_max_num_queri
     pair = token_pair_for(user)
 
     with django_assert_max_num_queries(1):
-        response = api_client.get(reverse("profile-detail"), **bearer(pair.access))
+        response = api_client.get(reverse("invites:profile-detail"), **bearer(pair.access))
 
     assert response.status_code == 200
     assert response.json()["activated_invite_code"] == inviter.invite_code

@@ -74,8 +74,8 @@ def test_profile_and_referrals_statements_use_indexes(
         make_user(referred_by=owner, referred_at=owner.date_joined)
     access = bearer(token_pair_for(owner).access)
 
-    profile = api_client.get(reverse("profile-detail"), **access)
-    first = api_client.get(reverse("profile-referrals"), {"page_size": 1}, **access)
+    profile = api_client.get(reverse("invites:profile-detail"), **access)
+    first = api_client.get(reverse("invites:profile-referrals"), {"page_size": 1}, **access)
     last = api_client.get(first.json()["next"], **access)
 
     assert [profile.status_code, first.status_code, last.status_code] == [200, 200, 200]
@@ -86,7 +86,7 @@ def test_activate_invite_statements_use_indexes(api_client, make_user, statement
     owner, user = make_user(), make_user()
 
     response = api_client.post(
-        reverse("profile-activate-invite"),
+        reverse("invites:profile-activate-invite"),
         {"invite_code": owner.invite_code},
         **bearer(token_pair_for(user).access),
     )

@@ -5,7 +5,7 @@ from typing import Any
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-URL = "profile-activate-invite"
+URL = "invites:profile-activate-invite"
 UNKNOWN_CODE = "ZZZZZZ"
 NOT_FOUND = {
     "code": "invite_code_not_found",

@@ -19,10 +19,12 @@ from invites import services as invite_services
 from invites.services import invite_activate
 from referral_api.errors import ApplicationError, ServiceUnavailableError
 from tests.concurrency import run_concurrently
+from tests.factories import create_user
 from tests.invites.graph import assert_referral_graph_is_sound, referrers
-from users import services as user_services
+from users import managers as user_managers
+from users.managers import INVITE_CODE_ATTEMPTS
 from users.models import User
-from users.services import INVITE_CODE_ATTEMPTS, user_create, user_sign_up
+from users.services import user_sign_up
 from users.sms import SmsMessage
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,7 +71,7 @@ def post_each(caller: User, owners: list[User]) -> list[tuple[int, str]]:
         client = APIClient()
         client.force_authenticate(user=load(caller.pk))
         response = client.post(
-            reverse("profile-activate-invite"), {"invite_code": owners[index].invite_code}
+            reverse("invites:profile-activate-invite"), {"invite_code": owners[index].invite_code}
         )
         return response.status_code, response.json().get("code", "ok")
 
@@ -246,9 +248,9 @@ def test_user_create_drawn_code_taken_draws_again(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     taken = make_user()
-    monkeypatch.setattr(user_services, "invite_code_generate", draws(taken.invite_code, "FRESH1"))
+    monkeypatch.setattr(user_managers, "generate_invite_code", draws(taken.invite_code, "FRESH1"))
 
-    created = user_create(phone="+79994440001")
+    created = create_user(phone="+79994440001")
 
     assert created.invite_code == "FRESH1"
     # make bench counts these lines, by draw number, to show how full the code space is.
@@ -262,7 +264,7 @@ def test_user_sign_up_codes_always_taken_gives_up_without_a_trace(
 ) -> None:
     taken = make_user()
     draw = draws(*[taken.invite_code] * (INVITE_CODE_ATTEMPTS + 1))
-    monkeypatch.setattr(user_services, "invite_code_generate", draw)
+    monkeypatch.setattr(user_managers, "generate_invite_code", draw)
 
     with pytest.raises(ServiceUnavailableError):
         user_sign_up(phone="+79994440002", inviter=owner)
@@ -274,8 +276,8 @@ def test_user_sign_up_codes_always_taken_gives_up_without_a_trace(
 
 def sign_up_two_drawing_the_same_code(monkeypatch: pytest.MonkeyPatch, tag: int) -> list[Any]:
     same, fresh_a, fresh_b = f"SAME{tag:02d}", f"NEW{tag:02d}A", f"NEW{tag:02d}B"
-    monkeypatch.setattr(user_services, "invite_code_generate", draws(same, same, fresh_a, fresh_b))
-    return run_concurrently(2, lambda index: user_create(phone=f"+799944410{tag}{index}"))
+    monkeypatch.setattr(user_managers, "generate_invite_code", draws(same, same, fresh_a, fresh_b))
+    return run_concurrently(2, lambda index: create_user(phone=f"+799944410{tag}{index}"))
 
 
 def test_user_create_two_sign_ups_drawing_the_same_code_both_succeed(
@@ -297,7 +299,7 @@ def first_logins(phones: list[str], outbox: list[SmsMessage], invite: str) -> li
     login carries `invite`. Returns (status, body) per phone."""
     login_codes = []
     for phone in phones:
-        response = APIClient().post(reverse("auth-request-code"), {"phone": phone})
+        response = APIClient().post(reverse("users:auth-request-code"), {"phone": phone})
         assert response.status_code == 200
         login_codes.append(outbox[-1].text.split()[-1])
 
@@ -305,7 +307,7 @@ def first_logins(phones: list[str], outbox: list[SmsMessage], invite: str) -> li
         payload = {"phone": phones[index], "code": login_codes[index]}
         if index % 2:
             payload["invite_code"] = invite
-        response = APIClient().post(reverse("auth-verify-code"), payload, format="json")
+        response = APIClient().post(reverse("users:auth-verify-code"), payload, format="json")
         return response.status_code, response.json()
 
     return run_concurrently(len(phones), verify)
@@ -334,14 +336,14 @@ def test_verify_code_same_phone_twice_at_once_creates_one_user(
     settings: Any, outbox: list[SmsMessage]
 ) -> None:
     phone = "+79995559999"
-    APIClient().post(reverse("auth-request-code"), {"phone": phone})
+    APIClient().post(reverse("users:auth-request-code"), {"phone": phone})
     code = outbox[-1].text.split()[-1]
 
     results = run_concurrently(
         2,
         lambda _: (
             APIClient()
-            .post(reverse("auth-verify-code"), {"phone": phone, "code": code}, format="json")
+            .post(reverse("users:auth-verify-code"), {"phone": phone, "code": code}, format="json")
             .status_code
         ),
     )

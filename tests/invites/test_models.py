@@ -8,9 +8,9 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from invites.selectors import referrals_of
+from tests.factories import create_user
 from tests.invites.graph import find_cycle
 from users.models import User
-from users.services import user_create
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +74,7 @@ def test_user_duplicate_invite_code_on_insert_is_refused(user: User) -> None:
 
 def test_user_duplicate_phone_is_refused(user: User) -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
-        user_create(phone=user.phone)
+        create_user(phone=user.phone)
 
     assert User.objects.filter(phone=user.phone).count() == 1
 

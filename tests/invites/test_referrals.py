@@ -17,7 +17,7 @@ from users.tokens import token_pair_for
 
 pytestmark = pytest.mark.django_db
 
-URL = "profile-referrals"
+URL = "invites:profile-referrals"
 START = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 
 
@@ -292,7 +292,7 @@ def test_profile_with_jwt_costs_at_most_two_queries(
     client = bearer_client(user)
 
     with django_assert_max_num_queries(2):
-        response = client.get(reverse("profile-detail"))
+        response = client.get(reverse("invites:profile-detail"))
 
     assert response.status_code == 200
     assert response.json()["referrals_count"] == count
@@ -305,7 +305,7 @@ def test_profile_with_jwt_shows_activated_code_within_budget(
     client = bearer_client(user)
 
     with django_assert_max_num_queries(2):
-        response = client.get(reverse("profile-detail"))
+        response = client.get(reverse("invites:profile-detail"))
 
     assert response.json()["activated_invite_code"] == owner.invite_code
 

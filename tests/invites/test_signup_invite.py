@@ -25,7 +25,7 @@ def login_code(api_client: APIClient, outbox: list[SmsMessage]) -> Callable[[str
     """`login_code(phone)`: asks for a code the way a client does and reads it from the SMS."""
 
     def request(phone: str) -> str:
-        response = api_client.post(reverse("auth-request-code"), {"phone": phone})
+        response = api_client.post(reverse("users:auth-request-code"), {"phone": phone})
         assert response.status_code == 200
         assert outbox[-1].phone == phone
         return outbox[-1].text.split()[-1]
@@ -34,7 +34,7 @@ def login_code(api_client: APIClient, outbox: list[SmsMessage]) -> Callable[[str
 
 
 def verify(client: APIClient, payload: dict[str, object]) -> tuple[int, dict[str, Any]]:
-    response = client.post(reverse("auth-verify-code"), payload, format="json")
+    response = client.post(reverse("users:auth-verify-code"), payload, format="json")
     return response.status_code, response.json()
 
 

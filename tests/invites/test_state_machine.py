@@ -25,9 +25,9 @@ from invites.exceptions import (
 )
 from invites.services import invite_activate
 from referral_api.errors import ApplicationError
+from tests.factories import create_user
 from tests.invites.graph import assert_referral_graph_is_sound, referrers
 from users.models import User
-from users.services import user_create
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +77,7 @@ class ReferralGraph(RuleBasedStateMachine):
 
     @rule(target=users)
     def add_user(self) -> int:
-        user = user_create(phone=next(PHONES))
+        user = create_user(phone=next(PHONES))
         self.referrer[user.pk] = None
         self.code[user.pk] = user.invite_code
         self.failures[user.pk] = 0

@@ -95,7 +95,7 @@ def test_verify_code_when_no_invite_code_is_free_is_503_not_500(
     api_client, outbox, monkeypatch, make_user
 ):
     taken = make_user()
-    monkeypatch.setattr("users.services.invite_code_generate", lambda: taken.invite_code)
+    monkeypatch.setattr("users.managers.generate_invite_code", lambda: taken.invite_code)
     request_code(api_client, "+79991234567")
 
     response = verify_code(api_client, "+79991234567", outbox[-1].text[-4:])

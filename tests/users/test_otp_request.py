@@ -386,7 +386,7 @@ def test_request_code_test_number_still_needs_a_request_first(api_client, outbox
 
 def test_request_code_url_is_public_and_ignores_bearer_header(api_client, outbox):
     response = api_client.post(
-        reverse("auth-request-code"),
+        reverse("users:auth-request-code"),
         {"phone": PHONE},
         HTTP_AUTHORIZATION="Bearer not-a-token",
     )

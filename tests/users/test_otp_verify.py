@@ -268,7 +268,7 @@ def test_verify_code_length_follows_settings(api_client, outbox, settings):
 
 
 def test_verify_code_missing_fields_are_validation_errors(api_client):
-    response = api_client.post(reverse("auth-verify-code"), {})
+    response = api_client.post(reverse("users:auth-verify-code"), {})
 
     assert response.status_code == 400
     assert response.json() == {

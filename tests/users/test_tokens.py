@@ -26,7 +26,7 @@ TOKEN_NOT_VALID = {
 
 
 def refresh(client: APIClient, token: str):
-    return client.post(reverse("auth-refresh"), {"refresh": token})
+    return client.post(reverse("users:auth-refresh"), {"refresh": token})
 
 
 def claims(token: str) -> dict:
@@ -49,7 +49,10 @@ def test_refresh_returns_a_new_token_pair(api_client, user):
     assert body["access"] != pair.access
     assert claims(body["refresh"])["user_id"] == user.pk
     assert claims(body["access"])["token_type"] == "access"
-    assert api_client.get(reverse("profile-detail"), **bearer(body["access"])).status_code == 200
+    assert (
+        api_client.get(reverse("invites:profile-detail"), **bearer(body["access"])).status_code
+        == 200
+    )
 
 
 def test_refresh_reused_token_is_refused(api_client, user):
@@ -173,7 +176,7 @@ def test_access_token_of_disabled_user_is_refused(api_client, user):
     user.is_active = False
     user.save(update_fields=["is_active"])
 
-    response = api_client.get(reverse("profile-detail"), **bearer(pair.access))
+    response = api_client.get(reverse("invites:profile-detail"), **bearer(pair.access))
 
     assert response.status_code == 401
     assert response.json() == TOKEN_NOT_VALID
@@ -184,7 +187,7 @@ def test_access_token_of_deleted_user_is_refused(api_client, user):
     pair = token_pair_for(user)
     user.delete()
 
-    response = api_client.get(reverse("profile-detail"), **bearer(pair.access))
+    response = api_client.get(reverse("invites:profile-detail"), **bearer(pair.access))
 
     assert response.status_code == 401
     assert response.json() == TOKEN_NOT_VALID
@@ -194,10 +197,10 @@ def test_access_token_expires_after_access_lifetime(api_client, user):
     with time_machine.travel(START, tick=False) as clock:
         pair = token_pair_for(user)
         clock.shift(timedelta(minutes=django_settings.JWT_ACCESS_MINUTES) - timedelta(seconds=1))
-        fresh = api_client.get(reverse("profile-detail"), **bearer(pair.access))
+        fresh = api_client.get(reverse("invites:profile-detail"), **bearer(pair.access))
         clock.shift(timedelta(seconds=2))
 
-        stale = api_client.get(reverse("profile-detail"), **bearer(pair.access))
+        stale = api_client.get(reverse("invites:profile-detail"), **bearer(pair.access))
 
     assert fresh.status_code == 200
     assert stale.status_code == 401
@@ -257,7 +260,7 @@ def test_access_forged_token_is_refused(api_client, make_user, kind):
     pair = token_pair_for(user)
 
     response = api_client.get(
-        reverse("profile-detail"), **bearer(forge(kind, pair.access, pair.refresh))
+        reverse("invites:profile-detail"), **bearer(forge(kind, pair.access, pair.refresh))
     )
 
     assert response.status_code == 401
@@ -277,7 +280,7 @@ def test_access_forged_token_is_refused(api_client, make_user, kind):
     ],
 )
 def test_refresh_malformed_body_is_a_validation_error(api_client, body, errors):
-    response = api_client.post(reverse("auth-refresh"), body)
+    response = api_client.post(reverse("users:auth-refresh"), body)
 
     assert response.status_code == 400
     assert response.json() == {
@@ -291,7 +294,9 @@ def test_refresh_ignores_an_authorization_header(api_client, user):
     pair = token_pair_for(user)
 
     response = api_client.post(
-        reverse("auth-refresh"), {"refresh": pair.refresh}, HTTP_AUTHORIZATION="Bearer garbage"
+        reverse("users:auth-refresh"),
+        {"refresh": pair.refresh},
+        HTTP_AUTHORIZATION="Bearer garbage",
     )
 
     assert response.status_code == 200

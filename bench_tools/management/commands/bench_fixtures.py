@@ -82,11 +82,7 @@ class Command(BaseCommand):
         ]
         paginator = ReferralCursorPagination()
         paginator.base_url = "http://bench/api/v1/profile/referrals/"
-        paginator.cursor_query_param = "cursor"
-        position = paginator._get_position_from_instance(
-            User(referred_at=boundary), paginator.ordering
-        )
-        # DRF's cursor positions are strings (timestamps here); the stubs say int.
-        cursor = Cursor(offset=0, reverse=False, position=position)  # type: ignore[arg-type]
+        # A cursor's position is the first ordering field of the boundary row, as a string.
+        cursor = Cursor(offset=0, reverse=False, position=str(boundary))  # type: ignore[arg-type]
         url = paginator.encode_cursor(cursor)
         return url.split("cursor=", 1)[1]

@@ -8,7 +8,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
 
-from users.models import INVITE_CODE_ALPHABET, INVITE_CODE_LENGTH, User
+from users.invite_codes import INVITE_CODE_ALPHABET, INVITE_CODE_LENGTH
+from users.models import User
 
 # Russian mobile numbers +7 999 xxx-xx-xx: ten million valid, distinct E.164 numbers.
 PHONE_PREFIX = "+7999"

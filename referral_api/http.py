@@ -1,0 +1,19 @@
+"""Request helpers every app's views use: input validation and the client's address."""
+
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+
+def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    """Validate request input with an input serializer; invalid input raises a 400."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def client_ip(request: Request) -> str:
+    """The client's address; `X-Forwarded-For` counts only through `NUM_PROXIES` trusted hops."""
+    return BaseThrottle().get_ident(request) or "unknown"

@@ -1,0 +1,31 @@
+"""Test data in one place: users through the real sign-up path, other rows with model-bakery.
+
+A user's invite code matters to almost every rule, so users are made the way sign-up makes them
+(`User.objects.create_with_invite_code`: a drawn code, retried on a collision). Rows whose
+content the test does not care about come from model-bakery recipes that still satisfy the
+database's constraints.
+"""
+
+import itertools
+from typing import Any
+
+from model_bakery.recipe import Recipe
+
+from users.invite_codes import generate_invite_code
+from users.models import User
+
+# Valid Russian mobile numbers, distinct for the whole test run.
+_PHONES = (f"+7999{index:07d}" for index in itertools.count(5_000_000))
+
+
+def next_phone() -> str:
+    return next(_PHONES)
+
+
+def create_user(*, phone: str | None = None, **fields: Any) -> User:
+    """A user created the way sign-up creates one (random invite code), with any field set."""
+    return User.objects.create_with_invite_code(phone=phone or next_phone(), **fields)
+
+
+# A user row for tests that need one and nothing about its code's history (baker.make_recipe).
+user_recipe = Recipe(User, phone=next_phone, invite_code=generate_invite_code, referred_by=None)

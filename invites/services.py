@@ -1,12 +1,13 @@
 """Activating invite codes: once per user, never their own, never closing a cycle."""
 
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 
 from django.db import connection, models, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from invites import limits
+from invites import leaderboard, limits
 from invites.exceptions import (
     InviteActivationThrottledError,
     InviteAlreadyActivatedError,
@@ -14,8 +15,10 @@ from invites.exceptions import (
     InviteCodeOwnError,
     InviteCycleError,
 )
+from invites.models import ReferralDay
 from invites.selectors import invite_owner
 from referral_api.errors import ServiceUnavailableError
+from rewards.services import reward_entries_for_referral
 from users.models import User
 
 # A chain only moves when its root activates a code meanwhile; a few rounds always settle it.
@@ -70,6 +73,17 @@ def referral_record(*, user: User, owner: User, at: datetime) -> None:
     )
     user.referred_by = owner
     user.referred_at = at
+    # The owner's row is locked by the UPDATE above until the transaction ends: per-owner
+    # counts below cannot race another referral of the same owner.
+    day = at.astimezone(UTC).date()
+    if not ReferralDay.objects.filter(owner=owner, date=day).update(referrals=F("referrals") + 1):
+        ReferralDay.objects.create(owner=owner, date=day, referrals=1)
+    reward_entries_for_referral(referral=user, owner=owner, at=at)
+    # Redis only once the referral is committed; a failure there is logged, not the request's
+    # (rebuild_leaderboards repairs the sets from PostgreSQL).
+    transaction.on_commit(
+        partial(leaderboard.record_referral, owner_id=owner.pk, at=at), robust=True
+    )
 
 
 def referrer_chain(*, user_id: int) -> list[int]:

@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     NOT_ACCEPTABLE = "not_acceptable"
     # 409
     INVITE_ALREADY_ACTIVATED = "invite_already_activated"
+    REWARD_STATE_CONFLICT = "reward_state_conflict"
     # 415
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     # 429

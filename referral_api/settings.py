@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "users",
     "invites",
+    "rewards",
 ]
 # Benchmark data tools (seed_users, bench_fixtures): `make bench` turns them on for its run.
 if env.bool("BENCH_TOOLS", default=False):

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from tests.login import PHONE, bearer, request_code, sent_code, verify_code, wrong_code
+from rewards.services import reward_rule_create
 from users.tokens import token_pair_for
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +39,25 @@ def test_verify_code_sign_up_with_invite_query_budget(
     request_code(api_client)
     code = sent_code(outbox)
 
-    with django_assert_max_num_queries(8):
+    # The user row, the referral (both rows in one UPDATE), the owner's day count (UPDATE, and
+    # INSERT for the first of the day), the active rule: none.
+    with django_assert_max_num_queries(11):
+        response = verify_code(api_client, PHONE, code, invite_code=inviter.invite_code)
+
+    assert response.status_code == 200
+
+
+def test_verify_code_sign_up_with_invite_and_rule_query_budget(
+    api_client, outbox, make_user, django_assert_max_num_queries
+):
+    inviter = make_user()
+    reward_rule_create(staff=None, referrer_amount=100, referee_amount=50)
+    request_code(api_client)
+    code = sent_code(outbox)
+
+    # As above, plus both entries in one INSERT and each user's first balance row (UPDATE that
+    # finds none, INSERT).
+    with django_assert_max_num_queries(16):
         response = verify_code(api_client, PHONE, code, invite_code=inviter.invite_code)
 
     assert response.status_code == 200

@@ -1,10 +1,14 @@
+from typing import Any
+
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from invites import leaderboard
 from invites.exceptions import (
     InviteActivationThrottledError,
     InviteCodeNotFoundError,
@@ -12,12 +16,20 @@ from invites.exceptions import (
     InviteCycleError,
 )
 from invites.pagination import ReferralCursorPagination
-from invites.selectors import referrals_of
-from invites.serializers import InviteActivateInputSerializer, ReferralSerializer
+from invites.selectors import phones_of, referral_stats, referrals_of
+from invites.serializers import (
+    InviteActivateInputSerializer,
+    LeaderboardInputSerializer,
+    LeaderboardSerializer,
+    ReferralSerializer,
+    ReferralStatsSerializer,
+    StaffLeaderboardSerializer,
+)
 from invites.services import invite_activate
 from referral_api.error_codes import ErrorCode
 from referral_api.http import validated
 from referral_api.openapi import (
+    FORBIDDEN,
     PARSE_ERROR,
     UNAUTHORIZED,
     USER_EXAMPLE,
@@ -26,6 +38,7 @@ from referral_api.openapi import (
     retry_after,
 )
 from users.authentication import signed_in_user
+from users.phone import mask_phone
 from users.serializers import UserSerializer
 
 
@@ -146,3 +159,162 @@ class ProfileViewSet(viewsets.GenericViewSet):
             referrals_of(user=user).only("phone", "referred_at"), request, view=self
         )
         return paginator.get_paginated_response(ReferralSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Referral stats",
+        description=(
+            "How many users activated the caller's code: in all, in the last 7 and 30 days, and "
+            "a timeline of exactly 30 UTC days, oldest first, the last one today. A referral "
+            "counts on the UTC date it was activated."
+        ),
+        parameters=[WWW_AUTHENTICATE],
+        responses={200: ReferralStatsSerializer, 401: UNAUTHORIZED},
+        examples=[
+            OpenApiExample(
+                "Stats",
+                value={
+                    "referrals_count": 42,
+                    "referrals_last_7_days": 5,
+                    "referrals_last_30_days": 12,
+                    "timeline": [
+                        {"date": "2026-11-02", "referrals": 0},
+                        {"date": "2026-12-01", "referrals": 3},
+                    ],
+                },
+                response_only=True,
+                description="The timeline is shortened here; the answer has 30 items.",
+            )
+        ],
+    )
+    @action(detail=False, methods=["get"])
+    def stats(self, request: Request) -> Response:
+        stats = referral_stats(user=signed_in_user(request), today=timezone.now().date())
+        body = {
+            "referrals_count": stats.referrals_count,
+            "referrals_last_7_days": stats.referrals_last_7_days,
+            "referrals_last_30_days": stats.referrals_last_30_days,
+            "timeline": [{"date": day, "referrals": count} for day, count in stats.timeline],
+        }
+        return Response(ReferralStatsSerializer(body).data)
+
+
+LEADERBOARD_PARAMETERS = [
+    OpenApiParameter("period", str, enum=[period.value for period in leaderboard.Period]),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+        description="How many top referrers (1–100, default 10).",
+    ),
+]
+INVALID_LEADERBOARD_QUERY = error_response(
+    "Unknown `period` or `limit` out of 1–100.",
+    (
+        ErrorCode.VALIDATION_ERROR,
+        "The request has invalid fields.",
+        {"limit": ["Ensure this value is less than or equal to 100."]},
+    ),
+)
+
+
+def _standings(request: Request, *, user_id: int | None) -> tuple[dict[str, Any], Any]:
+    query = validated(LeaderboardInputSerializer, request.query_params.dict())
+    period = leaderboard.Period(query["period"])
+    now = timezone.now()
+    top, own = leaderboard.standings(period=period, now=now, limit=query["limit"], user_id=user_id)
+    phones = phones_of(user_ids=[standing.user_id for standing in top])
+    body = {
+        "period": period.value,
+        "starts_at": leaderboard.period_start(period, now),
+        "results": [
+            {"standing": standing, "phone": phones.get(standing.user_id, "")} for standing in top
+        ],
+    }
+    return body, own
+
+
+class LeaderboardViewSet(viewsets.GenericViewSet):
+    """Top referrers of a period, phones masked, and the caller's own rank."""
+
+    permission_classes = (IsAuthenticated,)
+
+    @extend_schema(
+        summary="Leaderboard",
+        tags=["leaderboard"],
+        description=(
+            "Users ranked by referrals in the period, most first: `all`, this calendar `month` "
+            "or this ISO `week` (from 00:00 UTC of its first day). Equal counts share a rank and "
+            "the next rank skips (1, 2, 2, 4). Phones are masked. `me` is the caller's standing "
+            "(`rank` null without a referral in the period). A new referral shows within 2 s."
+        ),
+        parameters=[WWW_AUTHENTICATE, *LEADERBOARD_PARAMETERS],
+        responses={200: LeaderboardSerializer, 400: INVALID_LEADERBOARD_QUERY, 401: UNAUTHORIZED},
+        examples=[
+            OpenApiExample(
+                "This month",
+                value={
+                    "period": "month",
+                    "starts_at": "2026-12-01T00:00:00Z",
+                    "results": [{"rank": 1, "phone": "+7********67", "referrals": 120}],
+                    "me": {"rank": 57, "referrals": 3},
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def list(self, request: Request) -> Response:
+        user = signed_in_user(request)
+        body, own = _standings(request, user_id=user.pk)
+        body["results"] = [
+            {
+                "rank": row["standing"].rank,
+                "phone": mask_phone(row["phone"]),
+                "referrals": row["standing"].referrals,
+            }
+            for row in body["results"]
+        ]
+        body["me"] = {"rank": own.rank, "referrals": own.referrals}
+        return Response(LeaderboardSerializer(body).data)
+
+
+class StaffLeaderboardViewSet(viewsets.GenericViewSet):
+    """Staff: the leaderboard with whole phones and user ids."""
+
+    permission_classes = (IsAdminUser,)
+
+    @extend_schema(
+        summary="Leaderboard (staff)",
+        tags=["staff"],
+        description="As the leaderboard, with whole phones and user ids, without `me`.",
+        parameters=[WWW_AUTHENTICATE, *LEADERBOARD_PARAMETERS],
+        responses={
+            200: StaffLeaderboardSerializer,
+            400: INVALID_LEADERBOARD_QUERY,
+            401: UNAUTHORIZED,
+            403: FORBIDDEN,
+        },
+        examples=[
+            OpenApiExample(
+                "All time",
+                value={
+                    "period": "all",
+                    "starts_at": None,
+                    "results": [
+                        {"rank": 1, "user_id": 7, "phone": "+79991234567", "referrals": 120}
+                    ],
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def list(self, request: Request) -> Response:
+        body, _ = _standings(request, user_id=None)
+        body["results"] = [
+            {
+                "rank": row["standing"].rank,
+                "user_id": row["standing"].user_id,
+                "phone": row["phone"],
+                "referrals": row["standing"].referrals,
+            }
+            for row in body["results"]
+        ]
+        return Response(StaffLeaderboardSerializer(body).data)

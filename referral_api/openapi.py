@@ -16,6 +16,7 @@ from referral_api.errors import (
     api_exception_body,
     error_body,
 )
+from referral_api.pagination import MAX_PAGE_SIZE
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -67,6 +68,23 @@ def error_response(description: str, *examples: ErrorExample) -> OpenApiResponse
 
 
 UNAUTHORIZED = error_response("No or an invalid access token.", NOT_AUTHENTICATED, TOKEN_NOT_VALID)
+FORBIDDEN = error_response(
+    "The caller is not staff.",
+    (ErrorCode.PERMISSION_DENIED, "You do not have permission to perform this action.", {}),
+)
+NOT_FOUND = error_response("No such id.", (ErrorCode.NOT_FOUND, "Not found.", {}))
+
+
+def page_parameters() -> list[OpenApiParameter]:
+    """`page_size` and `cursor` of every cursor-paginated list."""
+    return [
+        OpenApiParameter(
+            "page_size",
+            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": 20},
+            description=f"Items per page: default 20, at most {MAX_PAGE_SIZE}.",
+        ),
+        OpenApiParameter("cursor", str, description="Opaque cursor from `next` or `previous`."),
+    ]
 
 
 def retry_after(*statuses: int) -> OpenApiParameter:
@@ -111,6 +129,16 @@ OPERATION_ORDER = [
     "/api/v1/profile/",
     "/api/v1/profile/activate-invite/",
     "/api/v1/profile/referrals/",
+    "/api/v1/profile/stats/",
+    "/api/v1/rewards/",
+    "/api/v1/rewards/balance/",
+    "/api/v1/leaderboard/",
+    "/api/v1/staff/reward-rules/",
+    "/api/v1/staff/reward-rules/{id}/deactivate/",
+    "/api/v1/staff/rewards/",
+    "/api/v1/staff/rewards/{id}/credit/",
+    "/api/v1/staff/rewards/{id}/reverse/",
+    "/api/v1/staff/leaderboard/",
     "/healthz/",
     "/readyz/",
 ]

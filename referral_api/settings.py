@@ -242,7 +242,17 @@ SPECTACULAR_SETTINGS = {
             "name": "auth",
             "description": "Sign in with a one-time SMS code; rotate and revoke tokens.",
         },
-        {"name": "profile", "description": "The signed-in user: invite codes and referrals."},
+        {
+            "name": "profile",
+            "description": "The signed-in user: invite codes, referrals and their stats.",
+        },
+        {"name": "rewards", "description": "The referral program: the caller's rewards ledger."},
+        {"name": "leaderboard", "description": "Top referrers of a period, and the caller's rank."},
+        {
+            "name": "staff",
+            "description": "Staff only (a Bearer token of an `is_staff` user): reward rules, "
+            "the ledger of every user, credits, reversals and the whole leaderboard.",
+        },
         {"name": "health", "description": "Probes for load balancers and orchestrators."},
     ],
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "displayOperationId": False},

@@ -8,6 +8,7 @@ from referral_api.health import HealthView, ReadinessView
 api_v1 = [
     path("", include("users.urls", namespace="users")),
     path("", include("invites.urls", namespace="invites")),
+    path("", include("rewards.urls", namespace="rewards")),
 ]
 
 urlpatterns = [

@@ -25,3 +25,15 @@ def normalize_phone(value: str, *, also_allowed: Collection[str] = ()) -> str | 
     if phonenumbers.is_valid_number(number) or phone in also_allowed:
         return phone
     return None
+
+
+def mask_phone(phone: str) -> str:
+    """An E.164 number with every digit hidden but the country calling code and the last two:
+    "+79991234567" → "+7********67" (the same length; API.md › Leaderboard)."""
+    try:
+        country_digits = len(str(phonenumbers.parse(phone).country_code))
+    except phonenumbers.NumberParseException:
+        country_digits = 1
+    digits = phone[1:]
+    hidden = max(len(digits) - country_digits - 2, 0)
+    return "+" + digits[:country_digits] + "*" * hidden + digits[country_digits + hidden :]

@@ -6,8 +6,8 @@ Inside a test every `transaction.atomic` is a savepoint, and SAVEPOINT / RELEASE
 import pytest
 from django.urls import reverse
 
-from tests.login import PHONE, bearer, request_code, sent_code, verify_code, wrong_code
 from rewards.services import reward_rule_create
+from tests.login import PHONE, bearer, request_code, sent_code, verify_code, wrong_code
 from users.tokens import token_pair_for
 
 pytestmark = pytest.mark.django_db

@@ -95,29 +95,39 @@ def standings(
     return top, Standing(user_id=user_id, rank=int(above) + 1, referrals=int(float(own_score)))
 
 
+def expected_scores(*, period: Period, now: datetime) -> dict[int, int]:
+    """What the period's set must hold, counted in PostgreSQL: owner id → referrals."""
+    start = period_start(period, now)
+    referred = User.objects.filter(referred_by__isnull=False)
+    if start is not None:
+        referred = referred.filter(referred_at__gte=start)
+    per_owner = referred.values("referred_by").annotate(n=Count("id"))
+    return {owner: n for owner, n in per_owner.values_list("referred_by", "n") if owner}
+
+
+def stored_scores(*, period: Period, now: datetime) -> dict[int, int]:
+    """What the period's set holds now: owner id → referrals."""
+    members = redis_store.connection().zrange(_key(period, now), 0, -1, withscores=True)
+    return {int(member): int(score) for member, score in members}  # type: ignore[str-unpack]
+
+
 def rebuild(*, now: datetime) -> dict[Period, int]:
     """Recompute the current periods' sets from PostgreSQL; returns how many users each ranks.
 
     Each set is written under a temporary key and renamed over the live one, so readers see the
-    old or the new set, never a half-built one.
+    old or the new set, never a half-built one. Referrals recorded while it runs may be missed
+    until the next rebuild: run it when Redis lost its data, not on a schedule.
     """
     counts: dict[Period, int] = {}
     redis = redis_store.connection()
     for period in Period:
-        start = period_start(period, now)
-        referred = User.objects.filter(referred_by__isnull=False)
-        if start is not None:
-            referred = referred.filter(referred_at__gte=start)
-        rows = (
-            referred.values("referred_by").annotate(n=Count("id")).values_list("referred_by", "n")
-        )
+        scores = expected_scores(period=period, now=now)
         key = _key(period, now)
         building = f"{key}:rebuilding"
         with redis.pipeline(transaction=True) as pipe:
             pipe.delete(building)
-            scores = {str(owner): n for owner, n in rows}
             if scores:
-                pipe.zadd(building, scores)
+                pipe.zadd(building, {str(owner): n for owner, n in scores.items()})
                 pipe.rename(building, key)
                 if period in _TTL:
                     pipe.expire(key, _TTL[period])

@@ -67,3 +67,15 @@ def auth_client(user: User) -> APIClient:
     client = APIClient()
     client.force_authenticate(user=user)
     return client
+
+
+@pytest.fixture
+def staff_user(make_user: Callable[..., User]) -> User:
+    return make_user(is_staff=True)
+
+
+@pytest.fixture
+def staff_client(staff_user: User) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user=staff_user)
+    return client

@@ -11,6 +11,8 @@ from typing import Any
 
 from model_bakery.recipe import Recipe
 
+from rewards.models import RewardRule
+from rewards.services import reward_rule_create
 from users.invite_codes import generate_invite_code
 from users.models import User
 
@@ -29,3 +31,9 @@ def create_user(*, phone: str | None = None, **fields: Any) -> User:
 
 # A user row for tests that need one and nothing about its code's history (baker.make_recipe).
 user_recipe = Recipe(User, phone=next_phone, invite_code=generate_invite_code, referred_by=None)
+
+
+def make_rule(**fields: Any) -> RewardRule:
+    """The active reward rule, created the way staff create one (the previous one deactivated)."""
+    values = {"referrer_amount": 100, "referee_amount": 50, "auto_credit_days": 0, **fields}
+    return reward_rule_create(staff=None, **values)

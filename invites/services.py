@@ -8,6 +8,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from invites import leaderboard, limits
+from invites.abuse import referral_signals
 from invites.exceptions import (
     InviteActivationThrottledError,
     InviteAlreadyActivatedError,
@@ -20,6 +21,7 @@ from invites.selectors import invite_owner
 from referral_api.errors import ServiceUnavailableError
 from rewards.services import reward_entries_for_referral
 from users.models import User
+from users.sightings import ClientMarks, sighting_record
 
 # A chain only moves when its root activates a code meanwhile; a few rounds always settle it.
 ACTIVATION_ROUNDS = 10
@@ -44,7 +46,9 @@ def _already_activated(code: str) -> InviteAlreadyActivatedError:
     return InviteAlreadyActivatedError(f"You have already activated the invite code {code}.")
 
 
-def referral_record(*, user: User, owner: User, at: datetime) -> None:
+def referral_record(
+    *, user: User, owner: User, at: datetime, marks: ClientMarks | None = None
+) -> None:
     """Record that `user` activated `owner`'s invite code at `at`: the one write path of a referral.
 
     Sign-up with an invite code and activation both come here, inside their own transaction,
@@ -78,7 +82,10 @@ def referral_record(*, user: User, owner: User, at: datetime) -> None:
     day = at.astimezone(UTC).date()
     if not ReferralDay.objects.filter(owner=owner, date=day).update(referrals=F("referrals") + 1):
         ReferralDay.objects.create(owner=owner, date=day, referrals=1)
-    reward_entries_for_referral(referral=user, owner=owner, at=at)
+    signals = (
+        [] if marks is None else referral_signals(owner=owner, referral=user, marks=marks, at=at)
+    )
+    reward_entries_for_referral(referral=user, owner=owner, at=at, risk_signals=signals)
     # Redis only once the referral is committed; a failure there is logged, not the request's
     # (rebuild_leaderboards repairs the sets from PostgreSQL).
     transaction.on_commit(
@@ -99,7 +106,7 @@ def referrer_chain(*, user_id: int) -> list[int]:
     return chain
 
 
-def _activate(*, user_id: int, owner: User) -> None:
+def _activate(*, user_id: int, owner: User, marks: ClientMarks | None) -> None:
     chain = referrer_chain(user_id=owner.pk)
     root_id = chain[-1]
     # Lock the caller (a root until it activates), the owner and the root of the owner's chain,
@@ -125,11 +132,17 @@ def _activate(*, user_id: int, owner: User) -> None:
     # The chain below a root never changes (a referrer is set once), so it is still exact.
     if user_id in chain:
         raise InviteCycleError()
-    referral_record(user=caller, owner=owner, at=timezone.now())
+    now = timezone.now()
+    if marks is not None:
+        sighting_record(user_id=user_id, marks=marks, at=now)
+    referral_record(user=caller, owner=owner, at=now, marks=marks)
 
 
-def invite_activate(*, user: User, code: str) -> User:
-    """Make `user` a referral of the owner of `code`; returns the user as it now is."""
+def invite_activate(*, user: User, code: str, marks: ClientMarks | None = None) -> User:
+    """Make `user` a referral of the owner of `code`; returns the user as it now is.
+
+    `marks`: the request's client IP and device (HMACs), recorded and checked for abuse signals.
+    """
     wait = limits.activation_wait(user_id=user.pk)
     if wait:
         raise InviteActivationThrottledError(retry_after=wait)
@@ -147,7 +160,7 @@ def invite_activate(*, user: User, code: str) -> User:
     for _ in range(ACTIVATION_ROUNDS):
         try:
             with transaction.atomic():
-                _activate(user_id=user.pk, owner=owner)
+                _activate(user_id=user.pk, owner=owner, marks=marks)
         except _ChainMovedError:
             continue
         return User.objects.select_related("referred_by").get(pk=user.pk)

@@ -27,7 +27,7 @@ from invites.serializers import (
 )
 from invites.services import invite_activate
 from referral_api.error_codes import ErrorCode
-from referral_api.http import validated
+from referral_api.http import DEVICE_HEADER, client_ip, validated
 from referral_api.openapi import (
     FORBIDDEN,
     PARSE_ERROR,
@@ -40,6 +40,7 @@ from referral_api.openapi import (
 from users.authentication import signed_in_user
 from users.phone import mask_phone
 from users.serializers import UserSerializer
+from users.sightings import client_marks
 
 
 class ProfileViewSet(viewsets.GenericViewSet):
@@ -110,7 +111,8 @@ class ProfileViewSet(viewsets.GenericViewSet):
     @action(detail=False, methods=["post"], url_path="activate-invite")
     def activate_invite(self, request: Request) -> Response:
         data = validated(InviteActivateInputSerializer, request.data)
-        user = invite_activate(user=signed_in_user(request), code=data["invite_code"])
+        marks = client_marks(ip=client_ip(request), device_id=request.headers.get(DEVICE_HEADER))
+        user = invite_activate(user=signed_in_user(request), code=data["invite_code"], marks=marks)
         return Response(UserSerializer(user).data)
 
     @extend_schema(

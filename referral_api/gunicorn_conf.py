@@ -23,8 +23,9 @@ keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
-# Request lines only: a query string never carries a code or token in this API.
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# Request lines only: a query string never carries a code or token in this API, and no client
+# address is logged (the abuse signals keep only HMACs of addresses: docs/security.md).
+access_log_format = '"%(r)s" %(s)s %(b)s %(M)sms'
 
 
 def post_worker_init(worker: object) -> None:

@@ -6,6 +6,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+# Optional on verify-code and activate-invite: a stable id of the client's device (8–128
+# characters of A–Z a–z 0–9 . _ -), used only as an HMAC for the referral abuse signals.
+DEVICE_HEADER = "X-Device-Id"
+
 
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
     """Validate request input with an input serializer; invalid input raises a 400."""

@@ -172,6 +172,9 @@ OTP_FAILURES_PER_PHONE_PER_DAY = env.int("OTP_FAILURES_PER_PHONE_PER_DAY", defau
 OTP_EXPOSE_CODE = env.bool("OTP_EXPOSE_CODE", default=DEBUG)
 OTP_TEST_NUMBERS = env.str("OTP_TEST_NUMBERS", default="")
 INVITE_ACTIVATE_FAILURES_PER_HOUR = env.int("INVITE_ACTIVATE_FAILURES_PER_HOUR", default=10)
+# Referral abuse signals (API.md › Abuse signals): past these, a referral's rewards are held.
+REFERRALS_PER_OWNER_PER_HOUR = env.int("REFERRALS_PER_OWNER_PER_HOUR", default=20)
+REFERRALS_PER_IP_PER_HOUR = env.int("REFERRALS_PER_IP_PER_HOUR", default=10)
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="") or None
 
 SMS_BACKEND = env.str("SMS_BACKEND", default="users.sms.SimulatedGatewayBackend")

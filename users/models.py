@@ -75,3 +75,31 @@ class User(AbstractBaseUser, PermissionsMixin):
         # Loads the referrer unless the query already did (select_related, users.selectors).
         referrer = self.referred_by
         return referrer.invite_code if referrer is not None else None
+
+
+class Sighting(models.Model):
+    """A client IP or device id a user signed in or activated a code from: an HMAC, never the
+    value itself (`users.sightings`). Kept 30 days for the referral abuse signals."""
+
+    class Kind(models.TextChoices):
+        IP = "ip"
+        DEVICE = "device"
+
+    user = models.ForeignKey(
+        User,
+        on_delete=models.CASCADE,
+        related_name="sightings",
+        db_index=False,  # the unique (user, kind, digest) index serves it
+    )
+    kind = models.CharField(max_length=6, choices=Kind.choices)
+    digest = models.CharField(max_length=64, help_text="HMAC-SHA256 of the IP or device id.")
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind", "digest"], name="sighting_unique"),
+        ]
+        indexes = [models.Index(fields=["last_seen_at"], name="sighting_last_seen_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind} {self.digest[:8]}…"

@@ -26,6 +26,7 @@ from users.exceptions import (
 from users.invite_codes import NoFreeInviteCodeError
 from users.models import User
 from users.selectors import user_by_phone
+from users.sightings import ClientMarks, sighting_record
 from users.sms import mask_phone, send_sms
 from users.test_numbers import test_numbers
 from users.tokens import (
@@ -91,7 +92,9 @@ def otp_verify(*, phone: str, code: str) -> None:
             raise OtpAttemptsExceededError(retry_after=result.retry_after)
 
 
-def user_sign_up(*, phone: str, inviter: User | None = None) -> User:
+def user_sign_up(
+    *, phone: str, inviter: User | None = None, marks: ClientMarks | None = None
+) -> User:
     """Create a user; with an inviter, the activation is part of the same transaction."""
     try:
         if inviter is None:
@@ -100,14 +103,24 @@ def user_sign_up(*, phone: str, inviter: User | None = None) -> User:
             # One instant for both: the referral happened as the account was created.
             now = timezone.now()
             user = User.objects.create_with_invite_code(phone=phone, date_joined=now)
-            referral_record(user=user, owner=inviter, at=now)
+            referral_record(user=user, owner=inviter, at=now, marks=marks)
             return user
     except NoFreeInviteCodeError as exc:
         raise ServiceUnavailableError(retry_after=OUTAGE_RETRY_AFTER) from exc
 
 
-def auth_login(*, phone: str, code: str, invite_code: str | None = None) -> Login:
-    """Exchange a correct code for tokens; the first login creates the user."""
+def auth_login(
+    *,
+    phone: str,
+    code: str,
+    invite_code: str | None = None,
+    marks: ClientMarks | None = None,
+) -> Login:
+    """Exchange a correct code for tokens; the first login creates the user.
+
+    `marks`: the request's client IP and device (HMACs): recorded for the user, and checked for
+    abuse signals when this call records a referral.
+    """
     user = user_by_phone(phone=phone)
     inviter = None
     if user is None and invite_code is not None:
@@ -118,13 +131,15 @@ def auth_login(*, phone: str, code: str, invite_code: str | None = None) -> Logi
     is_new_user = user is None
     if user is None:
         try:
-            user = user_sign_up(phone=phone, inviter=inviter)
+            user = user_sign_up(phone=phone, inviter=inviter, marks=marks)
         except IntegrityError:
             # Another request signed this phone up first; the code we hold was still valid.
             user = User.objects.select_related("referred_by").get(phone=phone)
             is_new_user = False
     if not user.is_active:
         raise AccountDisabledError()
+    if marks is not None:
+        sighting_record(user_id=user.pk, marks=marks, at=timezone.now())
     return Login(user=user, is_new_user=is_new_user, tokens=token_pair_for(user))
 
 

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from invites.exceptions import InviteCodeNotFoundError
 from referral_api.error_codes import ErrorCode
-from referral_api.http import client_ip, validated
+from referral_api.http import DEVICE_HEADER, client_ip, validated
 from referral_api.openapi import (
     ACCESS_EXAMPLE,
     PARSE_ERROR,
@@ -45,6 +45,7 @@ from users.serializers import (
     TokenRefreshInputSerializer,
 )
 from users.services import auth_login, auth_logout, otp_request, token_refresh
+from users.sightings import client_marks
 
 
 class AuthViewSet(viewsets.GenericViewSet):
@@ -170,7 +171,10 @@ class AuthViewSet(viewsets.GenericViewSet):
     def verify_code(self, request: Request) -> Response:
         data = validated(OtpVerifyInputSerializer, request.data)
         login = auth_login(
-            phone=data["phone"], code=data["code"], invite_code=data.get("invite_code")
+            phone=data["phone"],
+            code=data["code"],
+            invite_code=data.get("invite_code"),
+            marks=client_marks(ip=client_ip(request), device_id=request.headers.get(DEVICE_HEADER)),
         )
         body = {
             "access": login.tokens.access,

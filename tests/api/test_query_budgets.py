@@ -26,7 +26,8 @@ def test_verify_code_sign_up_query_budget(api_client, outbox, django_assert_max_
     request_code(api_client)
     code = sent_code(outbox)
 
-    with django_assert_max_num_queries(4):
+    # +1: the login's client IP sighting (users.sightings), one upsert.
+    with django_assert_max_num_queries(5):
         response = verify_code(api_client, PHONE, code)
 
     assert response.status_code == 200
@@ -40,8 +41,9 @@ def test_verify_code_sign_up_with_invite_query_budget(
     code = sent_code(outbox)
 
     # The user row, the referral (both rows in one UPDATE), the owner's day count (UPDATE, and
-    # INSERT for the first of the day), the active rule: none.
-    with django_assert_max_num_queries(11):
+    # INSERT for the first of the day), the active rule: none, the owner's sighting of this IP
+    # (abuse signal same_ip), the new user's sighting.
+    with django_assert_max_num_queries(13):
         response = verify_code(api_client, PHONE, code, invite_code=inviter.invite_code)
 
     assert response.status_code == 200
@@ -57,7 +59,7 @@ def test_verify_code_sign_up_with_invite_and_rule_query_budget(
 
     # As above, plus both entries in one INSERT and each user's first balance row (UPDATE that
     # finds none, INSERT).
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(18):
         response = verify_code(api_client, PHONE, code, invite_code=inviter.invite_code)
 
     assert response.status_code == 200
@@ -70,7 +72,8 @@ def test_verify_code_sign_in_query_budget(
     request_code(api_client)
     code = sent_code(outbox)
 
-    with django_assert_max_num_queries(1):
+    # The user, and the sighting of the login's client IP (one upsert).
+    with django_assert_max_num_queries(2):
         response = verify_code(api_client, PHONE, code)
 
     assert response.status_code == 200

@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from invites.abuse import Signal
 from referral_api.errors import ApplicationError
 from rewards.models import RewardBalance, RewardEntry, RewardRule
 from rewards.services import reward_credit, reward_reverse, reward_rule_create
@@ -62,6 +63,21 @@ class RewardRuleAdmin(admin.ModelAdmin):
         obj.pk = created.pk
 
 
+class RiskSignalFilter(admin.SimpleListFilter):
+    """Held entries by the abuse signal that held them (API.md › Abuse signals)."""
+
+    title = "risk signal"
+    parameter_name = "signal"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(signal.value, signal.value.replace("_", " ")) for signal in Signal]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[RewardEntry]) -> Any:
+        if self.value() is None:
+            return queryset
+        return queryset.filter(risk_signals__contains=[self.value()])
+
+
 @admin.register(RewardEntry)
 class RewardEntryAdmin(admin.ModelAdmin):
     """The ledger: filter, search, and credit or reverse entries through the same services."""
@@ -79,7 +95,7 @@ class RewardEntryAdmin(admin.ModelAdmin):
         "credited_at",
         "reversed_at",
     )
-    list_filter = ("state", "unit", "kind")
+    list_filter = ("state", "unit", "kind", RiskSignalFilter)
     search_fields = ("user__phone", "referral__phone")
     ordering = ("-created_at", "-id")
     list_select_related = ("user",)

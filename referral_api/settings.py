@@ -169,6 +169,10 @@ OTP_SENDS_PER_PHONE_PER_HOUR = env.int("OTP_SENDS_PER_PHONE_PER_HOUR", default=5
 OTP_SENDS_PER_PHONE_PER_DAY = env.int("OTP_SENDS_PER_PHONE_PER_DAY", default=10)
 OTP_SENDS_PER_IP_PER_HOUR = env.int("OTP_SENDS_PER_IP_PER_HOUR", default=20)
 OTP_FAILURES_PER_PHONE_PER_DAY = env.int("OTP_FAILURES_PER_PHONE_PER_DAY", default=10)
+# SMS-pumping defence (docs/security.md): codes only to these countries (ISO 3166 codes; empty:
+# every country), and a rolling-hour cap on codes to numbers sharing all but their last 4 digits.
+OTP_ALLOWED_COUNTRIES = [code.upper() for code in env.list("OTP_ALLOWED_COUNTRIES", default=[])]
+OTP_SENDS_PER_PREFIX_PER_HOUR = env.int("OTP_SENDS_PER_PREFIX_PER_HOUR", default=0)
 OTP_EXPOSE_CODE = env.bool("OTP_EXPOSE_CODE", default=DEBUG)
 OTP_TEST_NUMBERS = env.str("OTP_TEST_NUMBERS", default="")
 INVITE_ACTIVATE_FAILURES_PER_HOUR = env.int("INVITE_ACTIVATE_FAILURES_PER_HOUR", default=10)

@@ -20,14 +20,16 @@ from referral_api.redis_store import WINDOW_WAIT_LUA
 
 KEY_PREFIX = "referral:otp"
 
-# Returns {status, wait_ms}. Status: ok | locked | cooldown | phone_limit | ip_limit.
+# Returns {status, wait_ms}. Status: ok | locked | cooldown | phone_limit | ip_limit |
+# prefix_limit. A per-prefix cap of 0 means no cap.
 _SEND_SCRIPT = (
     WINDOW_WAIT_LUA
     + """
 local code_key, sends_key, fails_key, ip_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local prefix_key = KEYS[5]
 local now, mac, ttl, cooldown = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local per_hour, per_day, per_ip = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local fail_cap, nonce = tonumber(ARGV[8]), ARGV[9]
+local fail_cap, nonce, per_prefix = tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10])
 local hour, day = 3600000, 86400000
 
 redis.call('ZREMRANGEBYSCORE', fails_key, '-inf', now - day)
@@ -45,6 +47,14 @@ if wait > 0 then return {'phone_limit', wait} end
 redis.call('ZREMRANGEBYSCORE', ip_key, '-inf', now - hour)
 wait = wait_for(ip_key, now, hour, per_ip)
 if wait > 0 then return {'ip_limit', wait} end
+
+if per_prefix > 0 then
+  redis.call('ZREMRANGEBYSCORE', prefix_key, '-inf', now - hour)
+  wait = wait_for(prefix_key, now, hour, per_prefix)
+  if wait > 0 then return {'prefix_limit', wait} end
+  redis.call('ZADD', prefix_key, now, nonce)
+  redis.call('PEXPIRE', prefix_key, hour)
+end
 
 redis.call('ZADD', sends_key, now, nonce)
 redis.call('PEXPIRE', sends_key, day)
@@ -140,9 +150,11 @@ def store_code(*, phone: str, code: str, client_ip: str) -> OtpResult:
     """Check the failure cap, cooldown and send limits; when all allow, store the code's HMAC."""
     code_key, sends_key, fails_key = _phone_keys(phone)
     ip_key = f"{KEY_PREFIX}:ip:{client_ip[:64]}"
+    # Numbers that share all but their last 4 digits: the range an SMS-pumping attack walks.
+    prefix_key = f"{KEY_PREFIX}:prefix:{phone[:-4]}"
     raw = redis_store.run_script(
         _SEND_SCRIPT,
-        keys=[code_key, sends_key, fails_key, ip_key],
+        keys=[code_key, sends_key, fails_key, ip_key, prefix_key],
         args=[
             redis_store.now_ms(),
             code_mac(phone=phone, code=code),
@@ -153,6 +165,7 @@ def store_code(*, phone: str, code: str, client_ip: str) -> OtpResult:
             settings.OTP_SENDS_PER_IP_PER_HOUR,
             settings.OTP_FAILURES_PER_PHONE_PER_DAY,
             uuid.uuid4().hex,
+            settings.OTP_SENDS_PER_PREFIX_PER_HOUR,
         ],
     )
     return _result(raw)

@@ -27,6 +27,18 @@ def normalize_phone(value: str, *, also_allowed: Collection[str] = ()) -> str | 
     return None
 
 
+def phone_in_allowed_countries(phone: str) -> bool:
+    """Whether an E.164 number belongs to one of `OTP_ALLOWED_COUNTRIES` (empty: every country)."""
+    allowed = settings.OTP_ALLOWED_COUNTRIES
+    if not allowed:
+        return True
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(phone))
+    except phonenumbers.NumberParseException:
+        return False
+    return region in allowed
+
+
 def mask_phone(phone: str) -> str:
     """An E.164 number with every digit hidden but the country calling code and the last two:
     "+79991234567" → "+7********67" (the same length; API.md › Leaderboard)."""

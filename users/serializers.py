@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from users.models import INVITE_CODE_LENGTH, User
-from users.phone import normalize_phone
+from users.phone import normalize_phone, phone_in_allowed_countries
 from users.test_numbers import test_numbers
 
 
@@ -60,6 +60,13 @@ class OtpCodeField(serializers.RegexField):
 
 class OtpRequestInputSerializer(serializers.Serializer):
     phone = PhoneField(help_text="The phone number to send the code to; any common format.")
+
+    def validate_phone(self, phone: str) -> str:
+        # SMS-pumping defence: codes go only to the countries the product serves. Review and
+        # demo numbers are never sent, so they pass.
+        if not phone_in_allowed_countries(phone) and phone not in test_numbers():
+            raise serializers.ValidationError("Login codes are not sent to this country.")
+        return phone
 
 
 class OtpRequestSerializer(serializers.Serializer):

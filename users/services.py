@@ -64,7 +64,7 @@ def otp_request(*, phone: str, client_ip: str) -> OtpSent:
             raise OtpAttemptsExceededError(retry_after=result.retry_after)
         case "cooldown":
             raise OtpCooldownError(retry_after=result.retry_after)
-        case "phone_limit" | "ip_limit":
+        case "phone_limit" | "ip_limit" | "prefix_limit":
             raise OtpSendLimitError(retry_after=result.retry_after)
     if fixed_code is None:
         try:

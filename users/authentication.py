@@ -1,3 +1,4 @@
+from django.utils import timezone
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 from rest_framework_simplejwt import authentication
@@ -6,11 +7,14 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 
 from users.models import User
-from users.selectors import active_user
+from users.selectors import session_caller
+from users.sessions import session_touch
+from users.tokens import session_id_of
 
 
 class JWTAuthentication(authentication.JWTAuthentication):
-    """Bearer access tokens; the user and the code they activated come in one query."""
+    """Bearer access tokens; the user, the code they activated and the token's session come in
+    one query."""
 
     www_authenticate_realm = "api"
     user_model = User
@@ -22,10 +26,16 @@ class JWTAuthentication(authentication.JWTAuthentication):
 
     def get_user(self, validated_token: Token) -> User:  # type: ignore[override]
         user_id = validated_token.get(api_settings.USER_ID_CLAIM)
-        user = active_user(user_id=user_id) if isinstance(user_id, int) else None
-        if user is None:
-            # Deleted, deactivated, or a claim that is no id: the answer for any bad token.
+        session_id = session_id_of(validated_token)
+        found = None
+        if isinstance(user_id, int) and session_id is not None:
+            found = session_caller(user_id=user_id, session_id=session_id)
+        if found is None or session_id is None:
+            # Deleted, deactivated, an ended session, or claims that are no ids: the answer for
+            # any bad token.
             raise InvalidToken("The token is invalid or expired.")
+        user, last_used_at = found
+        session_touch(session_id=session_id, last_used_at=last_used_at, now=timezone.now())
         return user
 
     def authenticate_header(self, request: Request) -> str:

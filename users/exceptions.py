@@ -47,3 +47,9 @@ class TokenNotValidError(ApplicationError):
 class RefreshTokenForeignError(ApplicationError):
     code = ErrorCode.VALIDATION_ERROR
     message = "The refresh token is not valid for this user."
+
+
+class SessionNotFoundError(ApplicationError):
+    code = ErrorCode.NOT_FOUND
+    message = "Not found."
+    status_code = status.HTTP_404_NOT_FOUND

@@ -1,3 +1,4 @@
+import uuid
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
@@ -103,3 +104,29 @@ class Sighting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.kind} {self.digest[:8]}…"
+
+
+class Session(models.Model):
+    """One login and every token pair rotated from it (API.md 24–26).
+
+    Its id is in every token of that login (the `sid` claim); ending it refuses them all at once.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        User,
+        on_delete=models.CASCADE,
+        related_name="sessions",
+        db_index=False,  # the (user, created_at) index serves it
+    )
+    created_at = models.DateTimeField()
+    # Written at most once a minute per session (users.authentication), never per request.
+    last_used_at = models.DateTimeField()
+    user_agent = models.CharField(max_length=200, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"], name="session_user_idx")]
+
+    def __str__(self) -> str:
+        return f"session {self.pk} of {self.user_id}"

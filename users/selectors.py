@@ -8,10 +8,14 @@ select_related puts it there, so `user.activated_invite_code` needs no second qu
 tests/users/test_selectors.py checks both against the ORM's own answer.
 """
 
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
 from django.db import DEFAULT_DB_ALIAS, connection
 from psycopg.pq import Format
 
-from users.models import User
+from users.models import Session, User
 
 _FIELDS = User._meta.concrete_fields
 _FIELD_NAMES = [field.attname for field in _FIELDS]
@@ -23,27 +27,42 @@ _JOIN = f"{_TABLE} u LEFT JOIN {_TABLE} r ON r.id = u.{_REFERRER.column}"
 _SELECT = f"SELECT {_COLUMNS}, r.invite_code FROM {_JOIN} "  # noqa: S608  # nosec
 _USER_BY_PHONE_SQL = _SELECT + "WHERE u.phone = %s"
 _ACTIVE_USER_SQL = _SELECT + "WHERE u.id = %s AND u.is_active"
+# The caller of an authenticated request: the user, and the session of the token in the same
+# statement (an ended session refuses its tokens at once, and costs no second query).
+_SESSIONS = Session._meta.db_table
+_CALLER_SQL = (
+    f"SELECT {_COLUMNS}, r.invite_code, s.last_used_at FROM {_JOIN} "  # noqa: S608  # nosec
+    f"JOIN {_SESSIONS} s ON s.user_id = u.id "
+    "WHERE u.id = %s AND u.is_active AND s.id = %s AND s.ended_at IS NULL"
+)
 
 
-def _first(sql: str, value: int | str) -> User | None:
+def _row(sql: str, values: list[Any]) -> Any:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Rows in binary: psycopg reads them with its C loaders, while text timestamps go
             # through Django's time zone loader, written in Python (about 15 µs of each read).
             cursor.cursor.format = Format.BINARY
-        cursor.execute(sql, [value])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    user = User.from_db(DEFAULT_DB_ALIAS, _FIELD_NAMES, row[:-1])
+        cursor.execute(sql, values)
+        return cursor.fetchone()
+
+
+def _user(row: Any) -> User:
+    """A user from the row's user columns and, after them, the referrer's invite code."""
+    user = User.from_db(DEFAULT_DB_ALIAS, _FIELD_NAMES, row[: len(_FIELD_NAMES)])
     referrer = None
     if user.referred_by_id is not None:
         # Only the two columns the profile shows of a referrer; the rest stay deferred.
         referrer = User.from_db(
-            DEFAULT_DB_ALIAS, ["id", "invite_code"], [user.referred_by_id, row[-1]]
+            DEFAULT_DB_ALIAS, ["id", "invite_code"], [user.referred_by_id, row[len(_FIELD_NAMES)]]
         )
     _REFERRER.set_cached_value(user, referrer)
     return user
+
+
+def _first(sql: str, value: int | str) -> User | None:
+    row = _row(sql, [value])
+    return None if row is None else _user(row)
 
 
 def user_by_phone(*, phone: str) -> User | None:
@@ -54,3 +73,14 @@ def user_by_phone(*, phone: str) -> User | None:
 def active_user(*, user_id: int) -> User | None:
     """An active user with the code they activated; None if missing or inactive."""
     return _first(_ACTIVE_USER_SQL, user_id)
+
+
+def session_caller(*, user_id: int, session_id: UUID) -> tuple[User, datetime] | None:
+    """The active user of a live session, and when the session was last used; None otherwise."""
+    row = _row(_CALLER_SQL, [user_id, session_id])
+    if row is None:
+        return None
+    last_used_at: datetime = row[-1]
+    if last_used_at.tzinfo is None:  # SQLite gives naive UTC
+        last_used_at = last_used_at.replace(tzinfo=UTC)
+    return _user(row), last_used_at

@@ -171,3 +171,29 @@ class TokenPairSerializer(serializers.Serializer):
 
 class LogoutInputSerializer(serializers.Serializer):
     refresh = serializers.CharField(max_length=4096, help_text="The refresh token to revoke.")
+
+
+class SessionSerializer(serializers.Serializer):
+    """One signed-in session: a login and every token pair rotated from it."""
+
+    id = serializers.UUIDField()
+    created_at = serializers.DateTimeField(help_text="When the login that started it happened.")
+    last_used_at = serializers.DateTimeField(help_text="Last use, to the minute.")
+    user_agent = serializers.CharField(help_text="The login's User-Agent, at most 200 characters.")
+    current = serializers.BooleanField(help_text="True for the session of this access token.")
+
+    def to_representation(self, item: dict[str, Any]) -> dict[str, Any]:
+        session = item["session"]
+        return {
+            "id": str(session.pk),
+            "created_at": _DATE_JOINED.to_representation(session.created_at),
+            "last_used_at": _DATE_JOINED.to_representation(session.last_used_at),
+            "user_agent": session.user_agent,
+            "current": item["current"],
+        }
+
+
+class SessionListSerializer(serializers.Serializer):
+    """The caller's live sessions, newest first."""
+
+    results = SessionSerializer(many=True)

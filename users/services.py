@@ -2,6 +2,7 @@
 
 import logging
 from dataclasses import dataclass
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -24,17 +25,18 @@ from users.exceptions import (
     TokenNotValidError,
 )
 from users.invite_codes import NoFreeInviteCodeError
-from users.models import User
+from users.models import Session, User
 from users.selectors import user_by_phone
+from users.sessions import session_start
 from users.sightings import ClientMarks, sighting_record
 from users.sms import mask_phone, send_sms
 from users.test_numbers import test_numbers
 from users.tokens import (
-    SESSION_START_CLAIM,
     TokenPair,
     blacklist,
     claims_ignoring_expiry,
     parse_refresh,
+    session_id_of,
     token_pair_for,
 )
 
@@ -115,6 +117,7 @@ def auth_login(
     code: str,
     invite_code: str | None = None,
     marks: ClientMarks | None = None,
+    user_agent: str = "",
 ) -> Login:
     """Exchange a correct code for tokens; the first login creates the user.
 
@@ -138,9 +141,11 @@ def auth_login(
             is_new_user = False
     if not user.is_active:
         raise AccountDisabledError()
+    now = timezone.now()
     if marks is not None:
-        sighting_record(user_id=user.pk, marks=marks, at=timezone.now())
-    return Login(user=user, is_new_user=is_new_user, tokens=token_pair_for(user))
+        sighting_record(user_id=user.pk, marks=marks, at=now)
+    session = session_start(user=user, at=now, user_agent=user_agent)
+    return Login(user=user, is_new_user=is_new_user, tokens=token_pair_for(user, session=session))
 
 
 def token_refresh(*, refresh: str) -> TokenPair:
@@ -149,16 +154,27 @@ def token_refresh(*, refresh: str) -> TokenPair:
         token = parse_refresh(refresh)
     except TokenError as exc:
         raise TokenNotValidError() from exc
-    try:
-        user = User.objects.get(pk=token.get(api_settings.USER_ID_CLAIM), is_active=True)
-    except User.DoesNotExist:
-        user = None
-    if user is None:
+    session_id = session_id_of(token)
+    if session_id is None:
         raise TokenNotValidError()
     with transaction.atomic():
-        if not blacklist(token):
+        # The session row stays locked until the new pair exists: a logout-all that ends it
+        # meanwhile waits, so the new pair is never issued for an ended session (and the pair
+        # carries the session's id, which every later use checks).
+        session = (
+            Session.objects.select_for_update()
+            .select_related("user")
+            .filter(
+                pk=session_id,
+                user_id=token.get(api_settings.USER_ID_CLAIM),
+                user__is_active=True,
+                ended_at__isnull=True,
+            )
+            .first()
+        )
+        if session is None or not blacklist(token):
             raise TokenNotValidError()
-        return token_pair_for(user, session_start=token[SESSION_START_CLAIM])
+        return token_pair_for(session.user, session=session)
 
 
 def auth_logout(*, user: User, refresh: str) -> None:
@@ -170,7 +186,24 @@ def auth_logout(*, user: User, refresh: str) -> None:
         claims = claims_ignoring_expiry(refresh)
         if claims is None or claims.get(api_settings.USER_ID_CLAIM) != user.pk:
             raise foreign from None
+        session_end(user=user, session_id=session_id_of(claims))
         return
     if token.get(api_settings.USER_ID_CLAIM) != user.pk:
         raise foreign
     blacklist(token)
+    session_end(user=user, session_id=session_id_of(token))
+
+
+def session_end(*, user: User, session_id: UUID | None) -> bool:
+    """End one of the user's sessions: its tokens stop working at once. False when the user has
+    no such session (ending an ended one is fine)."""
+    if session_id is None:
+        return False
+    sessions = Session.objects.filter(pk=session_id, user=user)
+    sessions.filter(ended_at__isnull=True).update(ended_at=timezone.now())
+    return sessions.exists()
+
+
+def sessions_end_all(*, user: User) -> int:
+    """End every live session of the user (sign out everywhere); returns how many."""
+    return Session.objects.filter(user=user, ended_at__isnull=True).update(ended_at=timezone.now())

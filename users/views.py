@@ -1,20 +1,25 @@
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.http import HttpRequest
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework_simplejwt.tokens import Token
 
 from invites.exceptions import InviteCodeNotFoundError
 from referral_api.error_codes import ErrorCode
 from referral_api.http import DEVICE_HEADER, client_ip, validated
 from referral_api.openapi import (
     ACCESS_EXAMPLE,
+    NOT_FOUND,
     PARSE_ERROR,
     REFRESH_EXAMPLE,
     SERVICE_UNAVAILABLE,
@@ -34,6 +39,7 @@ from users.exceptions import (
     OtpExpiredError,
     OtpInvalidError,
     OtpSendLimitError,
+    SessionNotFoundError,
 )
 from users.serializers import (
     LoginSerializer,
@@ -41,11 +47,29 @@ from users.serializers import (
     OtpRequestInputSerializer,
     OtpRequestSerializer,
     OtpVerifyInputSerializer,
+    SessionListSerializer,
     TokenPairSerializer,
     TokenRefreshInputSerializer,
 )
-from users.services import auth_login, auth_logout, otp_request, token_refresh
+from users.services import (
+    auth_login,
+    auth_logout,
+    otp_request,
+    session_end,
+    sessions_end_all,
+    token_refresh,
+)
+from users.sessions import live_sessions
 from users.sightings import client_marks
+from users.tokens import session_id_of
+
+SESSION_EXAMPLE = {
+    "id": "6f1c2d9e-8a4b-4c1e-9d2f-0b7e5a3c1d44",
+    "created_at": "2026-11-21T10:00:00Z",
+    "last_used_at": "2026-11-21T12:34:00Z",
+    "user_agent": "ReferralApp/2.3 (iPhone; iOS 18.1)",
+    "current": True,
+}
 
 
 class AuthViewSet(viewsets.GenericViewSet):
@@ -53,7 +77,7 @@ class AuthViewSet(viewsets.GenericViewSet):
 
     # Signing out needs a signed-in caller; the other actions must not even look at an
     # Authorization header (a stale token must not stop a login).
-    signed_in_actions = frozenset({"logout"})
+    signed_in_actions = frozenset({"logout", "sessions", "end_session", "logout_all"})
 
     def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
         # DRF names the action only after it has chosen the authenticators; they depend on it.
@@ -175,6 +199,7 @@ class AuthViewSet(viewsets.GenericViewSet):
             code=data["code"],
             invite_code=data.get("invite_code"),
             marks=client_marks(ip=client_ip(request), device_id=request.headers.get(DEVICE_HEADER)),
+            user_agent=request.headers.get("User-Agent", ""),
         )
         body = {
             "access": login.tokens.access,
@@ -219,9 +244,9 @@ class AuthViewSet(viewsets.GenericViewSet):
         summary="Sign out",
         parameters=[WWW_AUTHENTICATE],
         description=(
-            "Revokes the given refresh token of the caller. Signing out twice is not an error: "
-            "an already revoked or expired refresh token of the caller also answers 204. The "
-            "access token stays valid until it expires (`JWT_ACCESS_MINUTES`)."
+            "Revokes the given refresh token of the caller and ends its session: that session's "
+            "refresh and access tokens stop working at once. Signing out twice is not an error: "
+            "an already revoked or expired refresh token of the caller also answers 204."
         ),
         request=LogoutInputSerializer,
         responses={
@@ -243,4 +268,75 @@ class AuthViewSet(viewsets.GenericViewSet):
     def logout(self, request: Request) -> Response:
         data = validated(LogoutInputSerializer, request.data)
         auth_logout(user=signed_in_user(request), refresh=data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="List my sessions",
+        parameters=[WWW_AUTHENTICATE],
+        description=(
+            "The caller's signed-in sessions (one per login, with every token pair rotated from "
+            "it), newest first: only live ones (not ended, not past `JWT_SESSION_MAX_DAYS`). "
+            "`current` marks the session of the access token used. `last_used_at` is kept to "
+            "the minute."
+        ),
+        responses={200: SessionListSerializer, 401: UNAUTHORIZED},
+        examples=[
+            OpenApiExample(
+                "Sessions",
+                value={"results": [SESSION_EXAMPLE]},
+                response_only=True,
+            )
+        ],
+    )
+    @action(detail=False, methods=["get"])
+    def sessions(self, request: Request) -> Response:
+        user = signed_in_user(request)
+        # request.auth is the validated access token (users.authentication).
+        current = session_id_of(request.auth) if isinstance(request.auth, Token) else None
+        rows = live_sessions(user=user, now=timezone.now())
+        body = {"results": [{"session": row, "current": row.pk == current} for row in rows]}
+        return Response(SessionListSerializer(body).data)
+
+    @extend_schema(
+        summary="End a session",
+        description=(
+            "Ends one of the caller's sessions (e.g. a lost phone): its refresh and access tokens "
+            "stop working at once. Ending an already ended session of the caller is also 204. "
+            "Another user's or an unknown session id: 404."
+        ),
+        parameters=[
+            WWW_AUTHENTICATE,
+            OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH),
+        ],
+        request=None,
+        responses={204: None, 401: UNAUTHORIZED, 404: NOT_FOUND},
+    )
+    @action(
+        detail=False,
+        methods=["delete"],
+        url_path=r"sessions/(?P<id>[^/]+)",
+        url_name="session-detail",
+    )
+    def end_session(self, request: Request, id: str) -> Response:
+        try:
+            parsed = UUID(id)
+        except ValueError:
+            raise SessionNotFoundError() from None
+        if not session_end(user=signed_in_user(request), session_id=parsed):
+            raise SessionNotFoundError()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Sign out everywhere",
+        parameters=[WWW_AUTHENTICATE],
+        description=(
+            "Ends every session of the caller, this one included: every refresh and access "
+            "token of the caller stops working at once."
+        ),
+        request=None,
+        responses={204: None, 401: UNAUTHORIZED},
+    )
+    @action(detail=False, methods=["post"], url_path="logout-all")
+    def logout_all(self, request: Request) -> Response:
+        sessions_end_all(user=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

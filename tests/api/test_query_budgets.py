@@ -26,8 +26,8 @@ def test_verify_code_sign_up_query_budget(api_client, outbox, django_assert_max_
     request_code(api_client)
     code = sent_code(outbox)
 
-    # +1: the login's client IP sighting (users.sightings), one upsert.
-    with django_assert_max_num_queries(5):
+    # +1: the login's client IP sighting (users.sightings), one upsert; +1: the session row.
+    with django_assert_max_num_queries(6):
         response = verify_code(api_client, PHONE, code)
 
     assert response.status_code == 200
@@ -42,8 +42,8 @@ def test_verify_code_sign_up_with_invite_query_budget(
 
     # The user row, the referral (both rows in one UPDATE), the owner's day count (UPDATE, and
     # INSERT for the first of the day), the active rule: none, the owner's sighting of this IP
-    # (abuse signal same_ip), the new user's sighting.
-    with django_assert_max_num_queries(13):
+    # (abuse signal same_ip), the new user's sighting, the session row.
+    with django_assert_max_num_queries(14):
         response = verify_code(api_client, PHONE, code, invite_code=inviter.invite_code)
 
     assert response.status_code == 200
@@ -59,7 +59,7 @@ def test_verify_code_sign_up_with_invite_and_rule_query_budget(
 
     # As above, plus both entries in one INSERT and each user's first balance row (UPDATE that
     # finds none, INSERT).
-    with django_assert_max_num_queries(18):
+    with django_assert_max_num_queries(19):
         response = verify_code(api_client, PHONE, code, invite_code=inviter.invite_code)
 
     assert response.status_code == 200
@@ -72,8 +72,8 @@ def test_verify_code_sign_in_query_budget(
     request_code(api_client)
     code = sent_code(outbox)
 
-    # The user, and the sighting of the login's client IP (one upsert).
-    with django_assert_max_num_queries(2):
+    # The user, the sighting of the login's client IP (one upsert), the session row.
+    with django_assert_max_num_queries(3):
         response = verify_code(api_client, PHONE, code)
 
     assert response.status_code == 200
@@ -103,7 +103,8 @@ def test_refresh_query_budget(api_client, user, django_assert_max_num_queries):
 def test_logout_query_budget(api_client, user, django_assert_max_num_queries):
     pair = token_pair_for(user)
 
-    with django_assert_max_num_queries(7):
+    # +2: ending the token's session (UPDATE, and whether the session is the caller's).
+    with django_assert_max_num_queries(9):
         response = api_client.post(
             reverse("users:auth-logout"), {"refresh": pair.refresh}, **bearer(pair.access)
         )

@@ -125,7 +125,9 @@ def test_leaderboard_costs_at_most_two_queries(
     client = client_of(me)
 
     with django_assert_max_num_queries(2):
-        response = client.get(reverse("invites:leaderboard-list"), {"period": period, "limit": 100})
+        response = client.get(
+            reverse("invites:leaderboard-list"), {"period": period, "limit": "100"}
+        )
 
     assert response.status_code == 200
     assert len(response.json()["results"]) == 100

@@ -359,7 +359,7 @@ def test_leaderboard_limit_defaults_to_10(user: User, make_user, client_for, ref
 def test_leaderboard_invalid_query_is_validation_error(
     staff_client: APIClient, name: str, query: dict[str, str], errors: dict[str, list[str]]
 ) -> None:
-    response = get(staff_client, name, **query)
+    response = staff_client.get(reverse(name), query)
 
     assert response.status_code == 400
     assert response.json() == {

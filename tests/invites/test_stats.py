@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -19,14 +20,14 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
 
 
-def timeline(last: date, counts: dict[date, int] | None = None) -> list[dict[str, object]]:
+def timeline(last: date, counts: dict[date, int] | None = None) -> list[dict[str, Any]]:
     """The 30 days ending `last`, oldest first, with `counts` on their days and 0 elsewhere."""
     counts = counts or {}
     days = [last - timedelta(days=back) for back in range(29, -1, -1)]
     return [{"date": day.isoformat(), "referrals": counts.get(day, 0)} for day in days]
 
 
-def stats_at(client: APIClient, moment: datetime) -> dict[str, object]:
+def stats_at(client: APIClient, moment: datetime) -> dict[str, Any]:
     with time_machine.travel(moment, tick=False):
         response = client.get(reverse(URL))
     assert response.status_code == 200

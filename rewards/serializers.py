@@ -15,6 +15,33 @@ def _time(value: Any) -> str | None:
     return None if value is None else _DATETIME.to_representation(value)
 
 
+class JsonIntegerField(serializers.IntegerField):
+    """A JSON integer: DRF would also take "100", 100.0 and turn them into 100."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
+
+
+class JsonStringRegexField(serializers.RegexField):
+    """A JSON string matching the pattern: DRF would turn the JSON number 5 into "5"."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class JsonStringField(serializers.CharField):
+    """A JSON string: DRF would turn the JSON number 5 into "5"."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 class RewardEntrySerializer(serializers.Serializer):
     """One entry of the caller's rewards ledger."""
 
@@ -116,27 +143,27 @@ class RewardRuleSerializer(serializers.ModelSerializer):
 
 
 class RewardRuleCreateInputSerializer(serializers.Serializer):
-    referrer_amount = serializers.IntegerField(
+    referrer_amount = JsonIntegerField(
         min_value=0, max_value=MAX_AMOUNT, help_text="For the code's owner, per referral."
     )
-    referee_amount = serializers.IntegerField(
+    referee_amount = JsonIntegerField(
         min_value=0, max_value=MAX_AMOUNT, help_text="For the user who activated the code."
     )
-    unit = serializers.RegexField(
+    unit = JsonStringRegexField(
         UNIT_PATTERN,
         default="points",
         max_length=16,
         help_text="1–16 characters of a–z, 0–9 and _.",
         error_messages={"invalid": "1–16 characters of a–z, 0–9 and _."},
     )
-    auto_credit_days = serializers.IntegerField(
+    auto_credit_days = JsonIntegerField(
         min_value=0,
         max_value=365,
         allow_null=True,
         default=0,
         help_text="0: credited at once; n: n days after the referral; null: only by staff.",
     )
-    referrer_daily_cap = serializers.IntegerField(
+    referrer_daily_cap = JsonIntegerField(
         min_value=1,
         max_value=100_000,
         allow_null=True,
@@ -151,7 +178,7 @@ class RewardRuleCreateInputSerializer(serializers.Serializer):
 
 
 class RewardReverseInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(
+    reason = JsonStringField(
         min_length=1, max_length=500, help_text="Why the entry is reversed (1–500 characters)."
     )
 

@@ -7,10 +7,13 @@ database's constraints.
 """
 
 import itertools
+from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from model_bakery.recipe import Recipe
 
+from invites.services import referral_record
 from rewards.models import RewardRule
 from rewards.services import reward_rule_create
 from users.invite_codes import generate_invite_code
@@ -37,3 +40,13 @@ def make_rule(**fields: Any) -> RewardRule:
     """The active reward rule, created the way staff create one (the previous one deactivated)."""
     values = {"referrer_amount": 100, "referee_amount": 50, "auto_credit_days": 0, **fields}
     return reward_rule_create(staff=None, **values)
+
+
+def record_referral(*, referral: User, owner: User, at: datetime) -> User:
+    """`referral` activated `owner`'s code at `at`, through the one write path of a referral
+    (`referral_record`: counters, day counts, reward entries; the activation rules are not what
+    the caller tests). The leaderboard is fed on commit: wrap in
+    `django_capture_on_commit_callbacks(execute=True)` where it must be."""
+    with transaction.atomic():
+        referral_record(user=referral, owner=owner, at=at)
+    return referral

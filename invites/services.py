@@ -1,7 +1,6 @@
 """Activating invite codes: once per user, never their own, never closing a cycle."""
 
 from datetime import UTC, datetime
-from functools import partial
 
 from django.db import connection, models, transaction
 from django.db.models import Case, F, Value, When
@@ -88,9 +87,11 @@ def referral_record(
     reward_entries_for_referral(referral=user, owner=owner, at=at, risk_signals=signals)
     # Redis only once the referral is committed; a failure there is logged, not the request's
     # (rebuild_leaderboards repairs the sets from PostgreSQL).
-    transaction.on_commit(
-        partial(leaderboard.record_referral, owner_id=owner.pk, at=at), robust=True
-    )
+    def count_in_leaderboards() -> None:
+        # A named function: Django's robust on_commit logs a failure by the callback's name.
+        leaderboard.record_referral(owner_id=owner.pk, at=at)
+
+    transaction.on_commit(count_in_leaderboards, robust=True)
 
 
 def referrer_chain(*, user_id: int) -> list[int]:

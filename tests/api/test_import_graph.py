@@ -3,7 +3,7 @@
 The graph is read from the source with `ast` (nothing is imported): every module of the project's
 packages, migrations aside, with an edge for each import of another project module. Imports under
 `if TYPE_CHECKING:` are for the type checker only and are left out; imports inside functions are
-kept (they run, only later). The rules come from STYLE.md › Imports; each checking function is
+kept (they run, only later). The rules are STYLE.md's ("Imports point down"); each checker is
 also fed a small graph that breaks its rule, so a checker that reports nothing cannot pass.
 """
 
@@ -12,12 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
-BASE_DIR = Path(settings.BASE_DIR)
-# The project's packages; `rewards` and `web` join the graph when they exist.
-PACKAGES = ("referral_api", "users", "invites", "bench_tools", "rewards", "web")
-APPS = frozenset({"users", "invites", "rewards", "web", "bench_tools"})
+from tests.project_modules import APPS, module_files
+
 # Foundation modules allowed to know the apps: the URLconf includes them, settings names them.
 FOUNDATION_EXCEPTIONS = frozenset({"referral_api.urls", "referral_api.settings"})
 
@@ -25,23 +22,6 @@ Graph = dict[str, set[str]]
 
 
 # --- reading the graph ----------------------------------------------------------------------
-
-
-def module_files(base: Path = BASE_DIR) -> dict[str, Path]:
-    """Dotted module name → file, for every non-migration module of PACKAGES."""
-    modules: dict[str, Path] = {}
-    for package in PACKAGES:
-        root = base / package
-        if not root.is_dir():
-            continue
-        for path in sorted(root.rglob("*.py")):
-            parts = path.relative_to(base).with_suffix("").parts
-            if "migrations" in parts:
-                continue
-            if parts[-1] == "__init__":
-                parts = parts[:-1]
-            modules[".".join(parts)] = path
-    return modules
 
 
 def _is_type_checking(test: ast.expr) -> bool:

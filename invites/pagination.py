@@ -17,6 +17,8 @@ class ReferralCursorPagination(CursorPagination):
     ordering = ("-referred_at", "-id")
     page_size = 20
     page_size_query_param = "page_size"
+    # Below the minimum is a 400; above the maximum reads as the maximum (API.md: "at most 100").
+    min_page_size = 1
     max_page_size = 100
     # Set by the view from the owner's counter, so no page ever runs a COUNT query.
     count = 0
@@ -25,7 +27,7 @@ class ReferralCursorPagination(CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        field = serializers.IntegerField(min_value=1)
+        field = serializers.IntegerField(min_value=self.min_page_size)
         try:
             size = field.run_validation(raw)
         except ValidationError as exc:

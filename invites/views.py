@@ -111,8 +111,18 @@ class ProfileViewSet(viewsets.GenericViewSet):
             WWW_AUTHENTICATE,
             OpenApiParameter(
                 "page_size",
-                int,
-                description="Items per page: default 20, at most 100 (larger values give 100).",
+                {
+                    "type": "integer",
+                    "minimum": ReferralCursorPagination.min_page_size,
+                    "maximum": ReferralCursorPagination.max_page_size,
+                    "default": ReferralCursorPagination.page_size,
+                },
+                description=(
+                    f"Items per page: default {ReferralCursorPagination.page_size}, at most "
+                    f"{ReferralCursorPagination.max_page_size}. Below "
+                    f"{ReferralCursorPagination.min_page_size} is a 400; a larger value is read "
+                    f"as {ReferralCursorPagination.max_page_size}."
+                ),
             ),
             OpenApiParameter("cursor", str, description="Opaque cursor from `next` or `previous`."),
         ],

@@ -85,6 +85,7 @@ def referral_record(
         [] if marks is None else referral_signals(owner=owner, referral=user, marks=marks, at=at)
     )
     reward_entries_for_referral(referral=user, owner=owner, at=at, risk_signals=signals)
+
     # Redis only once the referral is committed; a failure there is logged, not the request's
     # (rebuild_leaderboards repairs the sets from PostgreSQL).
     def count_in_leaderboards() -> None:

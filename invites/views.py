@@ -35,6 +35,7 @@ from referral_api.openapi import (
     USER_EXAMPLE,
     WWW_AUTHENTICATE,
     error_response,
+    page_parameters,
     retry_after,
 )
 from users.authentication import signed_in_user
@@ -124,12 +125,7 @@ class ProfileViewSet(viewsets.GenericViewSet):
         ),
         parameters=[
             WWW_AUTHENTICATE,
-            OpenApiParameter(
-                "page_size",
-                int,
-                description="Items per page: default 20, at most 100 (larger values give 100).",
-            ),
-            OpenApiParameter("cursor", str, description="Opaque cursor from `next` or `previous`."),
+            *page_parameters(ReferralCursorPagination),
         ],
         responses={
             200: ReferralSerializer(many=True),

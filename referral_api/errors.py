@@ -3,9 +3,10 @@
 import logging
 from typing import Any, ClassVar
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
@@ -113,8 +114,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         logger.error("dependency unavailable: %s", type(exc).__name__)
         set_rollback()
         return _application_error_response(ServiceUnavailableError(retry_after=OUTAGE_RETRY_AFTER))
+    # Django's own exceptions, as DRF's handler converts them; their messages stay unsaid (a
+    # lookup's 404 may name the model or the query).
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(get_error_detail(exc))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
 
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from referral_api import redis_store
+from referral_api.error_codes import ErrorCode
 from referral_api.errors import OUTAGE_RETRY_AFTER, ServiceUnavailableError, error_body
 from referral_api.openapi import retry_after
 
@@ -75,7 +76,7 @@ class ReadinessView(APIView):
             OpenApiExample(
                 "Redis down",
                 value={
-                    "code": "service_unavailable",
+                    "code": ErrorCode.SERVICE_UNAVAILABLE,
                     "message": ServiceUnavailableError.message,
                     "errors": {},
                     "status": "error",

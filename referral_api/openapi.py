@@ -16,7 +16,7 @@ from referral_api.errors import (
     api_exception_body,
     error_body,
 )
-from referral_api.pagination import MAX_PAGE_SIZE
+from referral_api.pagination import NewestFirstCursorPagination
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -75,13 +75,22 @@ FORBIDDEN = error_response(
 NOT_FOUND = error_response("No such id.", (ErrorCode.NOT_FOUND, "Not found.", {}))
 
 
-def page_parameters() -> list[OpenApiParameter]:
-    """`page_size` and `cursor` of every cursor-paginated list."""
+def page_parameters(paginator: type[NewestFirstCursorPagination]) -> list[OpenApiParameter]:
+    """`page_size` and `cursor` of a cursor-paginated list, with the paginator's own bounds."""
     return [
         OpenApiParameter(
             "page_size",
-            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": 20},
-            description=f"Items per page: default 20, at most {MAX_PAGE_SIZE}.",
+            {
+                "type": "integer",
+                "minimum": paginator.min_page_size,
+                "maximum": paginator.max_page_size,
+                "default": paginator.page_size,
+            },
+            description=(
+                f"Items per page: default {paginator.page_size}, at most "
+                f"{paginator.max_page_size}. Below {paginator.min_page_size} is a 400; a larger "
+                f"value is read as {paginator.max_page_size}."
+            ),
         ),
         OpenApiParameter("cursor", str, description="Opaque cursor from `next` or `previous`."),
     ]

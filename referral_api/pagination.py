@@ -23,6 +23,8 @@ class NewestFirstCursorPagination(CursorPagination):
 
     page_size = 20
     page_size_query_param = "page_size"
+    # Below the minimum is a 400; above the maximum reads as the maximum (API.md: "at most 100").
+    min_page_size = 1
     max_page_size = MAX_PAGE_SIZE
     # Where the schema's example `next` link points.
     example_path = "/api/v1/profile/referrals/"
@@ -31,7 +33,7 @@ class NewestFirstCursorPagination(CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        field = serializers.IntegerField(min_value=1)
+        field = serializers.IntegerField(min_value=self.min_page_size)
         try:
             size = field.run_validation(raw)
         except ValidationError as exc:

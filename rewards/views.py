@@ -105,7 +105,7 @@ class RewardViewSet(viewsets.GenericViewSet):
             "The caller's entries in the rewards ledger, newest first, with cursor pagination "
             "(follow `next`). Entries held for review show as `pending`."
         ),
-        parameters=[WWW_AUTHENTICATE, *page_parameters()],
+        parameters=[WWW_AUTHENTICATE, *page_parameters(RewardEntryCursorPagination)],
         responses={200: RewardEntrySerializer(many=True), 400: INVALID_PAGE, 401: UNAUTHORIZED},
         examples=[OpenApiExample("A page", value=ENTRY_EXAMPLE, response_only=True)],
     )
@@ -158,7 +158,7 @@ class StaffRewardRuleViewSet(viewsets.GenericViewSet):
         summary="List reward rules",
         tags=["staff"],
         description="Every rule, newest first, with cursor pagination.",
-        parameters=[WWW_AUTHENTICATE, *page_parameters()],
+        parameters=[WWW_AUTHENTICATE, *page_parameters(RewardRuleCursorPagination)],
         responses={
             200: RewardRuleSerializer(many=True),
             400: INVALID_PAGE,
@@ -260,7 +260,7 @@ class StaffRewardViewSet(viewsets.GenericViewSet):
             WWW_AUTHENTICATE,
             OpenApiParameter("state", str, enum=["pending", "held", "credited", "reversed"]),
             OpenApiParameter("phone", str, description="The owner's phone, e.g. +79991234567."),
-            *page_parameters(),
+            *page_parameters(RewardEntryCursorPagination),
         ],
         responses={
             200: StaffRewardEntrySerializer(many=True),

@@ -1,6 +1,8 @@
+import re
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator, MinLengthValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -32,7 +34,10 @@ class PhoneField(serializers.CharField):
         return phone
 
 
-@extend_schema_field({"type": "string", "pattern": "^[A-Za-z0-9]{6}$", "example": "A1B2C3"})
+_INVITE_CODE_PATTERN = rf"^[A-Za-z0-9]{{{INVITE_CODE_LENGTH}}}$"
+
+
+@extend_schema_field({"type": "string", "pattern": _INVITE_CODE_PATTERN, "example": "A1B2C3"})
 class InviteCodeField(serializers.RegexField):
     """Six letters or digits; case and surrounding spaces do not matter. Stored upper case."""
 
@@ -40,7 +45,7 @@ class InviteCodeField(serializers.RegexField):
         kwargs.setdefault(
             "error_messages", {"invalid": "An invite code is 6 letters or digits, e.g. A1B2C3."}
         )
-        super().__init__(rf"^[A-Za-z0-9]{{{INVITE_CODE_LENGTH}}}$", max_length=64, **kwargs)
+        super().__init__(_INVITE_CODE_PATTERN, max_length=64, **kwargs)
 
     def to_internal_value(self, data: Any) -> str:
         # The schema says string: DRF would turn the JSON number 123456 into "123456".
@@ -49,8 +54,43 @@ class InviteCodeField(serializers.RegexField):
         return str(super().to_internal_value(data)).upper()
 
 
+# Most characters a login code field reads: longer input is refused before the digits check.
+OTP_CODE_INPUT_CAP = 16
+_OTP_CODE_PATTERN = r"^[0-9]+$"
+
+
+class _OtpCodeLength:
+    """A length check that speaks only about a well-formed code (digits, within the input cap):
+    a malformed one already has its message, and a code gets one message, not two."""
+
+    def __call__(self, value: str) -> None:
+        if re.fullmatch(_OTP_CODE_PATTERN, value) and len(value) <= OTP_CODE_INPUT_CAP:
+            super().__call__(value)  # type: ignore[misc]
+
+
+class OtpCodeMinLengthValidator(_OtpCodeLength, MinLengthValidator):
+    pass
+
+
+class OtpCodeMaxLengthValidator(_OtpCodeLength, MaxLengthValidator):
+    pass
+
+
 class OtpCodeField(serializers.RegexField):
-    """The digits of a login code. A JSON number is refused: it would lose leading zeros."""
+    """The digits of a login code, exactly `OTP_LENGTH` of them. A JSON number is refused: it would
+    lose leading zeros."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("error_messages", {"invalid": "The code is made of digits only."})
+        super().__init__(_OTP_CODE_PATTERN, max_length=OTP_CODE_INPUT_CAP, **kwargs)
+        # Built whenever a serializer is (DRF copies its fields by building them again), so the
+        # length follows the setting. Length validators, so the schema states the length too.
+        digits = settings.OTP_LENGTH
+        message = f"The code has {digits} digits."
+        self.validators += [
+            OtpCodeMinLengthValidator(digits, message=message),
+            OtpCodeMaxLengthValidator(digits, message=message),
+        ]
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
@@ -84,22 +124,12 @@ class OtpRequestSerializer(serializers.Serializer):
 
 class OtpVerifyInputSerializer(serializers.Serializer):
     phone = PhoneField(help_text="The number the code was sent to.")
-    code = OtpCodeField(
-        r"^[0-9]+$",
-        max_length=16,
-        help_text="The digits received by SMS.",
-        error_messages={"invalid": "The code is made of digits only."},
-    )
+    code = OtpCodeField(help_text="The digits received by SMS.")
     invite_code = InviteCodeField(
         required=False,
         allow_null=True,
         help_text="Optional: another user's invite code, activated when this call signs up.",
     )
-
-    def validate_code(self, value: str) -> str:
-        if len(value) != settings.OTP_LENGTH:
-            raise serializers.ValidationError(f"The code has {settings.OTP_LENGTH} digits.")
-        return value
 
 
 # Formats dates as a declared DateTimeField does (ISO 8601, UTC as "Z").

@@ -5,71 +5,38 @@ import hashlib
 import hmac
 import http.client
 import json
-import secrets
 import select
 import socket
 import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from tests.e2e.client import (
+    ACTIVATE,
+    LOGOUT,
+    PROFILE,
+    REFERRALS,
+    REFRESH,
+    REQUEST_CODE,
+    VERIFY_CODE,
+    Answer,
+    call,
+    random_phone,
+)
 from tests.e2e.live import LiveServer
 
 pytestmark = pytest.mark.e2e
 
-REQUEST_CODE = "/api/v1/auth/request-code/"
-VERIFY_CODE = "/api/v1/auth/verify-code/"
-REFRESH = "/api/v1/auth/refresh/"
-LOGOUT = "/api/v1/auth/logout/"
-PROFILE = "/api/v1/profile/"
-ACTIVATE = "/api/v1/profile/activate-invite/"
-REFERRALS = "/api/v1/profile/referrals/"
-JSON = {"Content-Type": "application/json"}
 TEN_MB = 10 * 1024 * 1024
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def call(
-    server: LiveServer,
-    method: str,
-    path: str,
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-) -> Answer:
-    url = urlsplit(server.url)
-    connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=20)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return Answer(response.status, dict(response.headers.items()), response.read())
-    finally:
-        connection.close()
-
-
-def post_json(server: LiveServer, path: str, data: Any, headers: dict[str, str] | None = None):
-    return call(server, "POST", path, json.dumps(data).encode(), {**JSON, **(headers or {})})
-
-
-def random_phone() -> str:
-    return f"+7999{secrets.randbelow(10**7):07d}"
 
 
 def assert_error(answer: Answer, status: int, code: str | None = None) -> dict[str, Any]:
     """The contract's error body: exactly code, message and errors (field → list of messages)."""
-    assert answer.status == status, (answer.status, answer.body[:300])
+    assert answer.status == status, (answer.status, answer.raw[:300])
     assert answer.headers.get("Content-Type", "").startswith("application/json")
-    body = answer.json()
+    body = answer.body
     assert set(body) == {"code", "message", "errors"}, body
     assert isinstance(body["code"], str)
     assert isinstance(body["message"], str)
@@ -89,17 +56,13 @@ def assert_error(answer: Answer, status: int, code: str | None = None) -> dict[s
 @pytest.fixture(scope="module")
 def session(live_api: LiveServer) -> dict[str, Any]:
     """A real login (request-code, verify-code with the exposed code) on the shared server."""
-    sent = post_json(live_api, REQUEST_CODE, {"phone": random_phone()})
-    assert sent.status == 200, sent.body
-    login = post_json(
-        live_api, VERIFY_CODE, {"phone": sent.json()["phone"], "code": sent.json()["debug_code"]}
-    )
-    assert login.status == 200, login.body
-    return login.json()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+    sent = call(live_api, "POST", REQUEST_CODE, {"phone": random_phone()})
+    assert sent.status == 200, sent.raw
+    fields = {"phone": sent.body["phone"], "code": sent.body["debug_code"]}
+    login = call(live_api, "POST", VERIFY_CODE, fields)
+    assert login.status == 200, login.raw
+    body: dict[str, Any] = login.body
+    return body
 
 
 # --- bodies of the wrong shape -------------------------------------------------------------
@@ -130,7 +93,7 @@ def bearer(token: str) -> dict[str, str]:
     ],
 )
 def test_request_code_body_of_wrong_shape_is_a_validation_error(live_api, raw, field):
-    answer = call(live_api, "POST", REQUEST_CODE, raw, JSON)
+    answer = call(live_api, "POST", REQUEST_CODE, raw=raw)
 
     body = assert_error(answer, 400, "validation_error")
     assert field in body["errors"]
@@ -152,7 +115,7 @@ def test_request_code_body_of_wrong_shape_is_a_validation_error(live_api, raw, f
     ],
 )
 def test_verify_code_fields_of_wrong_type_are_validation_errors(live_api, fields, field):
-    answer = post_json(live_api, VERIFY_CODE, {"phone": random_phone(), **fields})
+    answer = call(live_api, "POST", VERIFY_CODE, {"phone": random_phone(), **fields})
 
     body = assert_error(answer, 400, "validation_error")
     assert field in body["errors"]
@@ -165,7 +128,7 @@ def test_verify_code_fields_of_wrong_type_are_validation_errors(live_api, fields
     ids=["array", "null", "number", "empty-object", "nulls"],
 )
 def test_token_and_invite_bodies_of_wrong_shape_are_validation_errors(live_api, session, path, raw):
-    answer = call(live_api, "POST", path, raw, {**JSON, **bearer(session["access"])})
+    answer = call(live_api, "POST", path, raw=raw, token=session["access"])
 
     assert_error(answer, 400, "validation_error")
 
@@ -173,7 +136,7 @@ def test_token_and_invite_bodies_of_wrong_shape_are_validation_errors(live_api, 
 @pytest.mark.parametrize("path", [REFRESH, LOGOUT])
 @pytest.mark.parametrize("value", [42, 1.5, True, ["a.b.c"], {"token": "a.b.c"}, "x" * 5000])
 def test_a_refresh_token_that_is_not_a_token_string_is_refused(live_api, session, path, value):
-    answer = post_json(live_api, path, {"refresh": value}, bearer(session["access"]))
+    answer = call(live_api, "POST", path, {"refresh": value}, token=session["access"])
 
     # DRF reads a JSON number as its string form, which is then no valid token (401 or 400).
     assert assert_error(answer, answer.status)["code"] in {"validation_error", "token_not_valid"}
@@ -199,7 +162,7 @@ def test_a_refresh_token_that_is_not_a_token_string_is_refused(live_api, session
     ],
 )
 def test_request_code_malformed_json_is_a_parse_error(live_api, raw):
-    answer = call(live_api, "POST", REQUEST_CODE, raw, JSON)
+    answer = call(live_api, "POST", REQUEST_CODE, raw=raw)
 
     assert_error(answer, 400, "parse_error")
 
@@ -247,17 +210,21 @@ def test_request_code_10_mb_body_is_refused_quickly_and_the_server_stays_up(live
 
 def test_unknown_fields_are_ignored_and_grant_nothing(live_api):
     phone = random_phone()
-    sent = post_json(
-        live_api, REQUEST_CODE, {"phone": phone, "debug_code": "0000", "resend_in": 0, "x": [1]}
-    )
-    assert sent.status == 200, sent.body
-
-    login = post_json(
+    sent = call(
         live_api,
+        "POST",
+        REQUEST_CODE,
+        {"phone": phone, "debug_code": "0000", "resend_in": 0, "x": [1]},
+    )
+    assert sent.status == 200, sent.raw
+
+    login = call(
+        live_api,
+        "POST",
         VERIFY_CODE,
         {
             "phone": phone,
-            "code": sent.json()["debug_code"],
+            "code": sent.body["debug_code"],
             "is_staff": True,
             "is_superuser": True,
             "user": {"id": 1, "phone": "+70000000000"},
@@ -265,13 +232,13 @@ def test_unknown_fields_are_ignored_and_grant_nothing(live_api):
         },
     )
 
-    assert login.status == 200, login.body
-    user = login.json()["user"]
+    assert login.status == 200, login.raw
+    user = login.body["user"]
     assert user["phone"] == phone
     assert user["referrals_count"] == 0
     assert "is_staff" not in user
-    profile = call(live_api, "GET", PROFILE, headers=bearer(login.json()["access"]))
-    assert profile.json() == user
+    profile = call(live_api, "GET", PROFILE, token=login.body["access"])
+    assert profile.body == user
 
 
 # --- content types -------------------------------------------------------------------------
@@ -296,11 +263,9 @@ def test_unknown_fields_are_ignored_and_grant_nothing(live_api):
 def test_a_body_that_is_not_json_is_unsupported_media_type(
     live_api, session, path, content_type, raw
 ):
-    headers = bearer(session["access"])
-    if content_type is not None:
-        headers["Content-Type"] = content_type
-
-    answer = call(live_api, "POST", path, raw, headers)
+    answer = call(
+        live_api, "POST", path, raw=raw, content_type=content_type, token=session["access"]
+    )
 
     assert_error(answer, 415, "unsupported_media_type")
 
@@ -310,8 +275,8 @@ def test_json_with_an_unknown_charset_parameter_is_not_a_500(live_api):
         live_api,
         "POST",
         REQUEST_CODE,
-        b'{"phone": "+7999"}',
-        {"Content-Type": "application/json; charset=no-such-charset"},
+        raw=b'{"phone": "+7999"}',
+        content_type="application/json; charset=no-such-charset",
     )
 
     assert_error(answer, 400)
@@ -325,24 +290,16 @@ def test_duplicate_keys_never_act_on_the_first_value(live_api):
     phone = random_phone()
 
     first_valid = call(
-        live_api,
-        "POST",
-        REQUEST_CODE,
-        f'{{"phone": "{phone}", "phone": "nonsense"}}'.encode(),
-        JSON,
+        live_api, "POST", REQUEST_CODE, raw=f'{{"phone": "{phone}", "phone": "nonsense"}}'.encode()
     )
     last_valid = call(
-        live_api,
-        "POST",
-        REQUEST_CODE,
-        f'{{"phone": "nonsense", "phone": "{phone}"}}'.encode(),
-        JSON,
+        live_api, "POST", REQUEST_CODE, raw=f'{{"phone": "nonsense", "phone": "{phone}"}}'.encode()
     )
 
     assert first_valid.status == 400
     assert assert_error(first_valid, 400)["code"] in {"validation_error", "parse_error"}
     if last_valid.status == 200:
-        assert last_valid.json()["phone"] == phone
+        assert last_valid.body["phone"] == phone
     else:
         assert_error(last_valid, 400, "parse_error")
 
@@ -401,16 +358,8 @@ def _invalid_authorizations(session: dict[str, Any]) -> list[tuple[str, bytes]]:
 
 
 def _get_with_raw_authorization(server: LiveServer, path: str, value: bytes) -> Answer:
-    url = urlsplit(server.url)
-    connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=20)
-    try:
-        connection.putrequest("GET", path)
-        connection.putheader("Authorization", value)
-        connection.endheaders()
-        response = connection.getresponse()
-        return Answer(response.status, dict(response.headers.items()), response.read())
-    finally:
-        connection.close()
+    """A GET with only this Authorization header, its bytes sent as they are."""
+    return call(server, "GET", path, content_type=None, headers={"Authorization": value})
 
 
 @pytest.mark.parametrize("path", [PROFILE, REFERRALS])
@@ -421,7 +370,7 @@ def test_invalid_authorization_headers_are_401_with_the_contract_body(live_api, 
         body = assert_error(answer, 401)
         assert body["code"] in {"token_not_valid", "not_authenticated"}, name
         assert answer.headers.get("WWW-Authenticate") == 'Bearer realm="api"', name
-    assert call(live_api, "GET", path, headers=bearer(session["access"])).status == 200
+    assert call(live_api, "GET", path, token=session["access"]).status == 200
 
 
 def test_missing_authorization_is_not_authenticated(live_api):
@@ -431,7 +380,7 @@ def test_missing_authorization_is_not_authenticated(live_api):
         ("POST", ACTIVATE),
         ("POST", LOGOUT),
     ]:
-        answer = call(live_api, method, path, b"{}", JSON)
+        answer = call(live_api, method, path, raw=b"{}")
 
         assert_error(answer, 401, "not_authenticated")
 
@@ -460,25 +409,23 @@ def test_oversized_authorization_header_is_refused_not_a_500(live_api, session):
     ],
 )
 def test_referrals_bad_query_is_a_validation_error(live_api, session, query, field):
-    answer = call(live_api, "GET", f"{REFERRALS}?{query}", headers=bearer(session["access"]))
+    answer = call(live_api, "GET", f"{REFERRALS}?{query}", token=session["access"])
 
     body = assert_error(answer, 400, "validation_error")
     assert field in body["errors"]
 
 
 def test_referrals_huge_page_size_is_capped(live_api, session):
-    answer = call(
-        live_api, "GET", f"{REFERRALS}?page_size={'9' * 30}", headers=bearer(session["access"])
-    )
+    answer = call(live_api, "GET", f"{REFERRALS}?page_size={'9' * 30}", token=session["access"])
 
     assert answer.status == 200
-    assert answer.json()["results"] == []
+    assert answer.body["results"] == []
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"])
 @pytest.mark.parametrize("path", [REQUEST_CODE, VERIFY_CODE, REFRESH])
 def test_other_methods_on_public_endpoints_are_405(live_api, path, method):
-    answer = call(live_api, method, path, b"{}", JSON)
+    answer = call(live_api, method, path, raw=b"{}")
 
     assert_error(answer, 405, "method_not_allowed")
     assert "POST" in answer.headers.get("Allow", "")
@@ -489,7 +436,7 @@ def test_other_methods_on_public_endpoints_are_405(live_api, path, method):
 def test_other_methods_on_private_endpoints_are_4xx_with_the_contract_body(
     live_api, session, path, method
 ):
-    answer = call(live_api, method, path, b"{}", {**JSON, **bearer(session["access"])})
+    answer = call(live_api, method, path, raw=b"{}", token=session["access"])
 
     assert_error(answer, 405, "method_not_allowed")
 

@@ -8,7 +8,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from invites.selectors import referrals_of
-from tests.factories import create_user
+from tests.factories import create_user, user_recipe
 from tests.invites.graph import find_cycle
 from users.models import User
 
@@ -69,7 +69,18 @@ def test_user_duplicate_invite_code_is_refused(user: User, make_user: Callable[.
 
 def test_user_duplicate_invite_code_on_insert_is_refused(user: User) -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
-        User.objects.create(phone="+79995550000", invite_code=user.invite_code)
+        user_recipe.make(invite_code=user.invite_code)
+
+    assert User.objects.filter(invite_code=user.invite_code).count() == 1
+
+
+def test_user_recipe_makes_rows_the_constraints_accept() -> None:
+    # The duplicate-code test above relies on the recipe failing for that reason only.
+    users = user_recipe.make(_quantity=3)
+
+    assert User.objects.filter(pk__in=[user.pk for user in users]).count() == 3
+    assert all(re.fullmatch(r"[A-Z0-9]{6}", user.invite_code) for user in users)
+    assert all(user.referred_by is None and user.referred_at is None for user in users)
 
 
 def test_user_duplicate_phone_is_refused(user: User) -> None:

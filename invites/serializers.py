@@ -38,7 +38,7 @@ class ReferralStatsSerializer(serializers.Serializer):
     )
 
 
-class LeaderboardInputSerializer(serializers.Serializer):
+class LeaderboardQuerySerializer(serializers.Serializer):
     period = serializers.ChoiceField(
         choices=[period.value for period in Period],
         default=Period.ALL.value,

@@ -19,7 +19,7 @@ from invites.pagination import ReferralCursorPagination
 from invites.selectors import phones_of, referral_stats, referrals_of
 from invites.serializers import (
     InviteActivateInputSerializer,
-    LeaderboardInputSerializer,
+    LeaderboardQuerySerializer,
     LeaderboardSerializer,
     ReferralSerializer,
     ReferralStatsSerializer,
@@ -215,7 +215,7 @@ INVALID_LEADERBOARD_QUERY = error_response(
 
 
 def _standings(request: Request, *, user_id: int | None) -> tuple[dict[str, Any], Any]:
-    query = validated(LeaderboardInputSerializer, request.query_params.dict())
+    query = validated(LeaderboardQuerySerializer, request.query_params.dict())
     period = leaderboard.Period(query["period"])
     now = timezone.now()
     top, own = leaderboard.standings(period=period, now=now, limit=query["limit"], user_id=user_id)

@@ -183,6 +183,6 @@ class RewardReverseInputSerializer(serializers.Serializer):
     )
 
 
-class StaffRewardFilterInputSerializer(serializers.Serializer):
+class StaffRewardQuerySerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=State.choices, required=False)
     phone = PhoneField(required=False, help_text="Only this user's entries.")

@@ -32,7 +32,7 @@ from rewards.serializers import (
     RewardRuleCreateInputSerializer,
     RewardRuleSerializer,
     StaffRewardEntrySerializer,
-    StaffRewardFilterInputSerializer,
+    StaffRewardQuerySerializer,
 )
 from rewards.services import (
     reward_credit,
@@ -259,7 +259,11 @@ class StaffRewardViewSet(viewsets.GenericViewSet):
         parameters=[
             WWW_AUTHENTICATE,
             OpenApiParameter("state", str, enum=["pending", "held", "credited", "reversed"]),
-            OpenApiParameter("phone", str, description="The owner's phone, e.g. +79991234567."),
+            OpenApiParameter(
+                "phone",
+                {"type": "string", "minLength": 1, "maxLength": 32},
+                description="The owner's phone, e.g. +79991234567.",
+            ),
             *page_parameters(RewardEntryCursorPagination),
         ],
         responses={
@@ -282,7 +286,7 @@ class StaffRewardViewSet(viewsets.GenericViewSet):
         if params.get("phone", "").startswith(" "):
             # An unencoded `+` in a query string arrives as a space.
             params["phone"] = "+" + params["phone"].lstrip()
-        filters = validated(StaffRewardFilterInputSerializer, params)
+        filters = validated(StaffRewardQuerySerializer, params)
         entries = staff_reward_entries(state=filters.get("state"))
         if "phone" in filters:
             owner = user_by_phone(phone=filters["phone"])

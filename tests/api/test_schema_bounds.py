@@ -23,6 +23,10 @@ from rest_framework import serializers
 
 from invites import serializers as invites_serializers
 from invites.pagination import ReferralCursorPagination
+from invites.serializers import LeaderboardQuerySerializer
+from rewards import serializers as rewards_serializers
+from rewards.pagination import RewardEntryCursorPagination, RewardRuleCursorPagination
+from rewards.serializers import StaffRewardQuerySerializer
 from users import serializers as users_serializers
 from users.serializers import OtpVerifyInputSerializer
 
@@ -37,7 +41,7 @@ def generated_schema() -> dict[str, Any]:
 def request_serializers() -> list[type[serializers.Serializer]]:
     """Every input serializer of the apps (`<Entity><Action>InputSerializer`, STYLE.md)."""
     found = []
-    for module in (users_serializers, invites_serializers):
+    for module in (users_serializers, invites_serializers, rewards_serializers):
         for name, value in vars(module).items():
             if (
                 name.endswith("InputSerializer")
@@ -230,11 +234,58 @@ def _query_parameters(schema: dict[str, Any]) -> dict[tuple[str, str], dict[str,
     }
 
 
+# Each list's paginator, and each query serializer with the paths it reads.
+PAGINATED = {
+    REFERRALS: ReferralCursorPagination,
+    "/api/v1/rewards/": RewardEntryCursorPagination,
+    "/api/v1/staff/rewards/": RewardEntryCursorPagination,
+    "/api/v1/staff/reward-rules/": RewardRuleCursorPagination,
+}
+QUERY_SERIALIZERS = {
+    "/api/v1/leaderboard/": LeaderboardQuerySerializer,
+    "/api/v1/staff/leaderboard/": LeaderboardQuerySerializer,
+    "/api/v1/staff/rewards/": StaffRewardQuerySerializer,
+}
+
+
 def test_schema_bounds_every_query_parameter_is_accounted_for(schema):
+    expected = {(path, name) for path in PAGINATED for name in ("page_size", "cursor")}
+    expected |= {
+        (path, name)
+        for path, serializer_class in QUERY_SERIALIZERS.items()
+        for name in serializer_class().fields
+    }
+
     # A new query parameter needs its bounds checked here too.
-    assert set(_query_parameters(schema)) == {(REFERRALS, "page_size"), (REFERRALS, "cursor")}
-    # A cursor is opaque: any string may be sent, and a forged one is a 400.
-    assert stated_bounds(_query_parameters(schema)[(REFERRALS, "cursor")]["schema"]) == {}
+    assert set(_query_parameters(schema)) == expected
+    for path in PAGINATED:
+        # A cursor is opaque: any string may be sent, and a forged one is a 400.
+        assert stated_bounds(_query_parameters(schema)[(path, "cursor")]["schema"]) == {}
+
+
+@pytest.mark.parametrize("path", sorted(QUERY_SERIALIZERS))
+def test_schema_bounds_query_serializers_state_their_bounds_and_choices(schema, path):
+    parameters = _query_parameters(schema)
+
+    for name, field in QUERY_SERIALIZERS[path]().fields.items():
+        stated = parameters[(path, name)]["schema"]
+        assert stated_bounds(stated) == enforced_bounds(field), (path, name)
+        if isinstance(field, serializers.ChoiceField):
+            assert set(stated["enum"]) == set(field.choices), (path, name)
+
+
+@pytest.mark.parametrize("path", sorted(PAGINATED))
+def test_schema_bounds_every_list_states_its_paginators_page_size(schema, path):
+    paginator = PAGINATED[path]
+
+    page_size = _query_parameters(schema)[(path, "page_size")]["schema"]
+
+    assert page_size == {
+        "type": "integer",
+        "minimum": paginator.min_page_size,
+        "maximum": paginator.max_page_size,
+        "default": paginator.page_size,
+    }
 
 
 def test_schema_bounds_page_size_states_the_paginators_limits(schema):

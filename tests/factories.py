@@ -11,7 +11,7 @@ from typing import Any
 
 from model_bakery.recipe import Recipe
 
-from rewards.models import RewardRule
+from rewards.models import RewardBalance, RewardRule
 from rewards.services import reward_rule_create
 from users.invite_codes import generate_invite_code
 from users.models import User
@@ -37,3 +37,9 @@ def make_rule(**fields: Any) -> RewardRule:
     """The active reward rule, created the way staff create one (the previous one deactivated)."""
     values = {"referrer_amount": 100, "referee_amount": 50, "auto_credit_days": 0, **fields}
     return reward_rule_create(staff=None, **values)
+
+
+def balance_of(user: User, unit: str = "points") -> tuple[int, int, int]:
+    """The user's (pending, credited, reversed) in `unit`, as the balance row holds them."""
+    row = RewardBalance.objects.filter(user=user, unit=unit).first()
+    return (row.pending, row.credited, row.reversed) if row else (0, 0, 0)

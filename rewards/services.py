@@ -9,8 +9,8 @@ so of concurrent credits and reversals of one entry each move happens once.
 import logging
 from datetime import UTC, datetime, timedelta
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from rewards.exceptions import RewardNotFoundError, RewardStateConflictError
@@ -22,8 +22,6 @@ logger = logging.getLogger(__name__)
 State = RewardEntry.State
 Kind = RewardEntry.Kind
 
-# Two staff members creating rules at the same moment: the loser deactivates the winner's.
-RULE_CREATE_ATTEMPTS = 5
 # Entries the credit job locks and credits per transaction.
 CREDIT_BATCH = 500
 
@@ -52,6 +50,25 @@ def _balance_add(*, user_id: int, unit: str, changes: dict[str, int]) -> None:
 # ---------------------------------------------------------------- rules
 
 
+def _lock_rules() -> datetime:
+    """Lock the rules table against every reader until the transaction ends; returns the instant
+    the change takes effect.
+
+    A referral picks the rule that was active at its own instant (`_rule_at`), and that instant
+    is taken before it reads the rules. The lock waits for the referrals that already read the
+    rules and holds back the others until the change is committed, and the instant is taken
+    once the lock is held: no referral can read the rules without seeing every change that took
+    effect before its instant, so the rule it picks was the active one at that instant.
+    """
+    if connection.vendor == "postgresql":
+        # Table name from the model, never from input. (SQLite, for `make run` only, has one
+        # writer at a time anyway.)
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {RewardRule._meta.db_table} IN ACCESS EXCLUSIVE MODE")
+    return timezone.now()
+
+
+@transaction.atomic
 def reward_rule_create(
     *,
     staff: User | None,
@@ -62,39 +79,46 @@ def reward_rule_create(
     referrer_daily_cap: int | None = None,
 ) -> RewardRule:
     """Create a rule; it becomes the only active one (the previous one is deactivated)."""
-    for _ in range(RULE_CREATE_ATTEMPTS):
-        try:
-            with transaction.atomic():
-                now = timezone.now()
-                RewardRule.objects.filter(is_active=True).update(
-                    is_active=False, deactivated_at=now, deactivated_by=staff
-                )
-                return RewardRule.objects.create(
-                    referrer_amount=referrer_amount,
-                    referee_amount=referee_amount,
-                    unit=unit,
-                    auto_credit_days=auto_credit_days,
-                    referrer_daily_cap=referrer_daily_cap,
-                    created_at=now,
-                    created_by=staff,
-                )
-        except IntegrityError:
-            # Another rule became active between our UPDATE and INSERT: deactivate it too.
-            if RewardRule.objects.filter(is_active=True).exists():
-                continue
-            raise
-    raise RuntimeError("could not create a reward rule: others kept being created meanwhile")
+    # The lock also runs two staff members' creations one after the other.
+    now = _lock_rules()
+    RewardRule.objects.filter(is_active=True).update(
+        is_active=False, deactivated_at=now, deactivated_by=staff
+    )
+    return RewardRule.objects.create(
+        referrer_amount=referrer_amount,
+        referee_amount=referee_amount,
+        unit=unit,
+        auto_credit_days=auto_credit_days,
+        referrer_daily_cap=referrer_daily_cap,
+        created_at=now,
+        created_by=staff,
+    )
 
 
+@transaction.atomic
 def reward_rule_deactivate(*, rule_id: int, staff: User | None) -> RewardRule:
     """No rule is active any more; deactivating an inactive rule changes nothing."""
+    now = _lock_rules()
     RewardRule.objects.filter(pk=rule_id, is_active=True).update(
-        is_active=False, deactivated_at=timezone.now(), deactivated_by=staff
+        is_active=False, deactivated_at=now, deactivated_by=staff
     )
     try:
         return RewardRule.objects.get(pk=rule_id)
     except RewardRule.DoesNotExist:
         raise RewardNotFoundError() from None
+
+
+def _rule_at(at: datetime) -> RewardRule | None:
+    """The rule that was active at `at` (a referral's instant, taken before it got here)."""
+    # Rules are created one at a time under the lock, so ids follow their instants: newest first
+    # the primary key finds it at once (the active rule, or the one just before).
+    return (
+        RewardRule.objects.filter(
+            Q(deactivated_at__isnull=True) | Q(deactivated_at__gt=at), created_at__lte=at
+        )
+        .order_by("-id")
+        .first()
+    )
 
 
 # ---------------------------------------------------------------- entries
@@ -103,13 +127,13 @@ def reward_rule_deactivate(*, rule_id: int, staff: User | None) -> RewardRule:
 def reward_entries_for_referral(
     *, referral: User, owner: User, at: datetime, risk_signals: list[str] | None = None
 ) -> list[RewardEntry]:
-    """Write the active rule's entries for a referral that is being recorded.
+    """Write the entries of the rule active at `at` for a referral that is being recorded.
 
     Called by `invites.services.referral_record` only, inside the referral's transaction and
     after it locked the owner's row: the daily cap's count cannot race another referral of the
     same owner.
     """
-    rule = RewardRule.objects.filter(is_active=True).first()
+    rule = _rule_at(at)
     if rule is None:
         return []
     signals = list(risk_signals or [])

@@ -14,7 +14,7 @@ from django.db import transaction
 from model_bakery.recipe import Recipe
 
 from invites.services import referral_record
-from rewards.models import RewardRule
+from rewards.models import RewardBalance, RewardRule
 from rewards.services import reward_rule_create
 from users.invite_codes import generate_invite_code
 from users.models import User
@@ -50,3 +50,9 @@ def record_referral(*, referral: User, owner: User, at: datetime) -> User:
     with transaction.atomic():
         referral_record(user=referral, owner=owner, at=at)
     return referral
+
+
+def balance_of(user: User, unit: str = "points") -> tuple[int, int, int]:
+    """The user's (pending, credited, reversed) in `unit`, as the balance row holds them."""
+    row = RewardBalance.objects.filter(user=user, unit=unit).first()
+    return (row.pending, row.credited, row.reversed) if row else (0, 0, 0)

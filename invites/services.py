@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
-from django.db import connection, models, transaction
-from django.db.models import Case, F, Value, When
+from django.db import models, transaction
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from invites import leaderboard, limits
@@ -22,23 +22,49 @@ from rewards.services import reward_entries_for_referral
 from users.models import User
 from users.sightings import ClientMarks, sighting_record
 
-# A chain only moves when its root activates a code meanwhile; a few rounds always settle it.
+# A tree only moves when its root activates a code meanwhile; a few rounds always settle it.
 ACTIVATION_ROUNDS = 10
-
-_USERS = User._meta.db_table
-# The table name comes from the model, never from input.
-_CHAIN_SQL = f"""
-WITH RECURSIVE chain(id, referred_by_id) AS (
-    SELECT id, referred_by_id FROM {_USERS} WHERE id = %s
-    UNION
-    SELECT u.id, u.referred_by_id FROM {_USERS} u JOIN chain c ON u.id = c.referred_by_id
-)
-SELECT id, referred_by_id FROM chain
-"""  # noqa: S608  # nosec
 
 
 class _ChainMovedError(Exception):
     """The owner's chain got a new root while we waited for the locks; start again."""
+
+
+def referral_root_of(*, user_id: int) -> int:
+    """The top of the user's chain of referrers (the user itself when nobody referred it): one
+    row read, whatever the chain's depth."""
+    root = User.objects.values_list("referral_root", flat=True).get(pk=user_id)
+    return root or user_id
+
+
+def _lock_for_referral(*, user_id: int, owner_id: int) -> tuple[User, User]:
+    """Lock the rows a referral of `user_id` to `owner_id` changes, and check the graph rules.
+
+    The roots come first, in id order, then the owner: every transaction that writes rows of a
+    tree (a referral to one of its members, or its root's own activation, which moves the whole
+    tree to a new root) holds the tree's root first, so they run one after the other and never
+    deadlock. The caller is a root itself (it has no referrer yet). The owner's root is read
+    before the locks; if the owner's tree moved meanwhile, the round starts again.
+    """
+    root_id = referral_root_of(user_id=owner_id)
+    lockable = User.objects.select_for_update(no_key=True)
+    # ORDER BY before FOR UPDATE: PostgreSQL locks the rows in that order. No select_related:
+    # PostgreSQL refuses to lock through the nullable join.
+    locked = {row.pk: row for row in lockable.filter(pk__in={user_id, root_id}).order_by("pk")}
+    if owner_id not in locked:
+        locked[owner_id] = lockable.get(pk=owner_id)
+    caller, owner = locked[user_id], locked[owner_id]
+    if caller.referred_by_id is not None:
+        referrer_code = User.objects.values_list("invite_code", flat=True).get(
+            pk=caller.referred_by_id
+        )
+        raise _already_activated(referrer_code)
+    if (owner.referral_root or owner.pk) != root_id:
+        raise _ChainMovedError()
+    # The caller is a root: it is above the owner exactly when it is the owner's root.
+    if root_id == user_id:
+        raise InviteCycleError()
+    return caller, owner
 
 
 def _already_activated(code: str) -> InviteAlreadyActivatedError:
@@ -47,17 +73,40 @@ def _already_activated(code: str) -> InviteAlreadyActivatedError:
 
 def referral_record(
     *, user: User, owner: User, at: datetime, marks: ClientMarks | None = None
-) -> None:
+) -> User:
     """Record that `user` activated `owner`'s invite code at `at`: the one write path of a referral.
 
-    Sign-up with an invite code and activation both come here, inside their own transaction,
-    after they checked the rules; everything a referral causes is written here, in that
-    transaction, so it happens exactly when the referral does.
+    Sign-up with an invite code and activation both come here, inside their own transaction:
+    the rows are locked and the graph rules (once per user, no cycle) checked here, and
+    everything a referral causes is written here, in that transaction, so it happens exactly
+    when the referral does. Returns the user as it now is.
     """
     if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("a referral is recorded inside the transaction that checked its rules")
-    # One statement for both rows: one round trip inside a transaction that holds locks.
-    User.objects.filter(pk__in=[user.pk, owner.pk]).update(
+        raise RuntimeError("a referral is recorded inside the caller's transaction")
+    for _ in range(ACTIVATION_ROUNDS):
+        try:
+            # A savepoint per round: rolling it back releases that round's row locks.
+            with transaction.atomic():
+                caller, locked_owner = _lock_for_referral(user_id=user.pk, owner_id=owner.pk)
+                _write_referral(user=caller, owner=locked_owner, at=at, marks=marks)
+        except _ChainMovedError:
+            continue
+        return caller
+    raise ServiceUnavailableError(retry_after=1)
+
+
+def _write_referral(*, user: User, owner: User, at: datetime, marks: ClientMarks | None) -> None:
+    new_root = owner.referral_root or owner.pk
+    # One statement: the user gets its referrer, the owner one more referral, and the user's
+    # whole tree (the users whose root it was) the owner's root. An index on referral_root finds
+    # the tree; the cost does not depend on how deep the owner's chain is.
+    in_users_tree = Q(pk=user.pk) | Q(referral_root=user.pk)
+    User.objects.filter(Q(pk=owner.pk) | in_users_tree).update(
+        referral_root=Case(
+            When(in_users_tree, then=Value(new_root)),
+            default=F("referral_root"),
+            output_field=models.BigIntegerField(),
+        ),
         referred_by=Case(
             When(pk=user.pk, then=Value(owner.pk)),
             default=F("referred_by"),
@@ -76,6 +125,7 @@ def referral_record(
     )
     user.referred_by = owner
     user.referred_at = at
+    user.referral_root = new_root
     # The owner's row is locked by the UPDATE above until the transaction ends: per-owner
     # counts below cannot race another referral of the same owner.
     day = at.astimezone(UTC).date()
@@ -93,51 +143,6 @@ def referral_record(
         leaderboard.record_referral(owner_id=owner.pk, at=at)
 
     transaction.on_commit(count_in_leaderboards, robust=True)
-
-
-def referrer_chain(*, user_id: int) -> list[int]:
-    """`user_id` and everyone above it: its referrer, their referrer, … up to the root."""
-    with connection.cursor() as cursor:
-        cursor.execute(_CHAIN_SQL, [user_id])
-        parents = dict(cursor.fetchall())
-    chain: list[int] = []
-    current: int | None = user_id
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = parents.get(current)
-    return chain
-
-
-def _activate(*, user_id: int, owner: User, marks: ClientMarks | None) -> None:
-    chain = referrer_chain(user_id=owner.pk)
-    root_id = chain[-1]
-    # Lock the caller (a root until it activates), the owner and the root of the owner's chain,
-    # in id order so that activations never deadlock. Every activation that could close a cycle
-    # with this one must lock one of the same roots, so they run one after the other, and the
-    # later one sees the earlier one's edge.
-    # No select_related here: PostgreSQL refuses to lock through the nullable join, and after
-    # waiting for a lock it re-reads the locked row but not the joined one.
-    locked = {
-        row.pk: row
-        for row in User.objects.select_for_update(no_key=True)
-        .filter(pk__in={user_id, owner.pk, root_id})
-        .order_by("pk")
-    }
-    caller = locked[user_id]
-    if caller.referred_by_id is not None:
-        referrer_code = User.objects.values_list("invite_code", flat=True).get(
-            pk=caller.referred_by_id
-        )
-        raise _already_activated(referrer_code)
-    if locked[root_id].referred_by_id is not None:
-        raise _ChainMovedError()
-    # The chain below a root never changes (a referrer is set once), so it is still exact.
-    if user_id in chain:
-        raise InviteCycleError()
-    now = timezone.now()
-    if marks is not None:
-        sighting_record(user_id=user_id, marks=marks, at=now)
-    referral_record(user=caller, owner=owner, at=now, marks=marks)
 
 
 def invite_activate(*, user: User, code: str, marks: ClientMarks | None = None) -> User:
@@ -159,11 +164,9 @@ def invite_activate(*, user: User, code: str, marks: ClientMarks | None = None) 
     if owner.pk == user.pk:
         raise InviteCodeOwnError()
 
-    for _ in range(ACTIVATION_ROUNDS):
-        try:
-            with transaction.atomic():
-                _activate(user_id=user.pk, owner=owner, marks=marks)
-        except _ChainMovedError:
-            continue
-        return User.objects.select_related("referred_by").get(pk=user.pk)
-    raise ServiceUnavailableError(retry_after=1)
+    with transaction.atomic():
+        now = timezone.now()
+        if marks is not None:
+            sighting_record(user_id=user.pk, marks=marks, at=now)
+        referral_record(user=user, owner=owner, at=now, marks=marks)
+    return User.objects.select_related("referred_by").get(pk=user.pk)

@@ -29,6 +29,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text="The user whose invite code this user activated.",
     )
     referred_at = models.DateTimeField(null=True, blank=True)
+    # The top of this user's chain of referrers (None: nobody referred this user, it is its own
+    # root). Kept by invites.services.referral_record, so the cycle check reads one row, not the
+    # chain; an index finds a root's whole tree when the root itself gets a referrer.
+    referral_root = models.BigIntegerField(null=True, blank=True, editable=False)
     # Kept in the same transaction as each activation, so the profile never counts rows.
     referrals_count = models.PositiveIntegerField(default=0, editable=False)
     date_joined = models.DateTimeField(default=timezone.now)
@@ -59,6 +63,11 @@ class User(AbstractBaseUser, PermissionsMixin):
             ),
         ]
         indexes = [
+            models.Index(
+                fields=["referral_root"],
+                name="user_referral_root_idx",
+                condition=Q(referral_root__isnull=False),
+            ),
             # "Referrals of X, newest first": one index range scan per page, at any depth. Only
             # referred users are in it, so a sign-up without an invite code skips it.
             models.Index(

@@ -175,23 +175,23 @@ def test_invite_activate_ring_closed_onto_existing_chains_is_refused(
 
 @pytest.fixture
 def chains_read_together(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
-    """`chains_read_together(n)`: each activation, once, waits right after reading its owner's
-    chain of referrers until n of them have: the worst interleaving for a cycle check, for sure.
-    It only delays the real function; nothing is replaced."""
+    """`chains_read_together(n)`: each activation, once, waits right after reading the root of its
+    owner's chain of referrers until n of them have: the worst interleaving for a cycle check,
+    for sure. It only delays the real function; nothing is replaced."""
 
     def install(parties: int) -> None:
         barrier = threading.Barrier(parties)
         waited = threading.local()
-        original = invite_services.referrer_chain
+        original = invite_services.referral_root_of
 
-        def referrer_chain(*, user_id: int) -> list[int]:
-            chain = original(user_id=user_id)
+        def referral_root_of(*, user_id: int) -> int:
+            root = original(user_id=user_id)
             if not getattr(waited, "once", False):
                 waited.once = True
                 barrier.wait(timeout=10)
-            return chain
+            return root
 
-        monkeypatch.setattr(invite_services, "referrer_chain", referrer_chain)
+        monkeypatch.setattr(invite_services, "referral_root_of", referral_root_of)
 
     return install
 

@@ -30,8 +30,12 @@ def add_referrals(make_user: Callable[..., User]):
 
     def add(owner: User, count: int, *, step: timedelta = timedelta(minutes=1)) -> list[User]:
         base = START + timedelta(days=owner.pk)
+        # Rows as the referral write path leaves them (referrer, time, the chain's root), made
+        # directly for speed; the counter below as well.
+        root = owner.referral_root or owner.pk
         made = [
-            make_user(referred_by=owner, referred_at=base + step * index) for index in range(count)
+            make_user(referred_by=owner, referred_at=base + step * index, referral_root=root)
+            for index in range(count)
         ]
         User.objects.filter(pk=owner.pk).update(referrals_count=F("referrals_count") + count)
         owner.refresh_from_db()

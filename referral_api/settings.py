@@ -184,6 +184,21 @@ PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="") or None
 SMS_BACKEND = env.str("SMS_BACKEND", default="users.sms.SimulatedGatewayBackend")
 SMS_DELAY_MIN_SECONDS = env.float("SMS_DELAY_MIN_SECONDS", default=1.0)
 SMS_DELAY_MAX_SECONDS = env.float("SMS_DELAY_MAX_SECONDS", default=2.0)
+# Real providers (docs/sms.md): SMS_BACKEND=users.sms_providers.TwilioBackend or .SmsRuBackend.
+# One request per message, never retried; these bound how long a login request waits for it.
+SMS_CONNECT_TIMEOUT_SECONDS = env.float("SMS_CONNECT_TIMEOUT_SECONDS", default=3.0)
+SMS_READ_TIMEOUT_SECONDS = env.float("SMS_READ_TIMEOUT_SECONDS", default=10.0)
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM = env.str("TWILIO_FROM", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio.com")
+SMSRU_API_ID = env.str("SMSRU_API_ID", default="")
+SMSRU_FROM = env.str("SMSRU_FROM", default="")
+SMSRU_API_URL = env.str("SMSRU_API_URL", default="https://sms.ru/sms/send")
+# Autofill lines in the login SMS (docs/sms.md › The message); `manage.py check` validates them.
+OTP_WEBOTP_DOMAIN = env.str("OTP_WEBOTP_DOMAIN", default="")
+OTP_ANDROID_APP_HASH = env.str("OTP_ANDROID_APP_HASH", default="")
 
 # Tokens.
 JWT_ACCESS_MINUTES = env.int("JWT_ACCESS_MINUTES", default=5)

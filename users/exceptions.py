@@ -26,6 +26,17 @@ class OtpSendLimitError(ApplicationError):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
 
 
+class PhoneUndeliverableError(ApplicationError):
+    """The SMS provider refused the number: the same body as an invalid `phone` field."""
+
+    code = ErrorCode.VALIDATION_ERROR
+    message = "The request has invalid fields."
+    phone_message = "This number cannot receive SMS. Check it, or use another number."
+
+    def __init__(self) -> None:
+        super().__init__(errors={"phone": [self.phone_message]})
+
+
 class OtpAttemptsExceededError(ApplicationError):
     code = ErrorCode.OTP_ATTEMPTS_EXCEEDED
     message = "Too many wrong codes. Try again later."

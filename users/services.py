@@ -4,6 +4,7 @@ import logging
 from dataclasses import dataclass
 from uuid import UUID
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
@@ -21,6 +22,7 @@ from users.exceptions import (
     OtpExpiredError,
     OtpInvalidError,
     OtpSendLimitError,
+    PhoneUndeliverableError,
     RefreshTokenForeignError,
     TokenNotValidError,
 )
@@ -29,7 +31,8 @@ from users.models import Session, User
 from users.selectors import user_by_phone
 from users.sessions import session_start
 from users.sightings import ClientMarks, sighting_record
-from users.sms import mask_phone, send_sms
+from users.sms import SmsError, SmsInvalidNumberError, mask_phone, send_sms
+from users.sms_text import login_code_text
 from users.test_numbers import test_numbers
 from users.tokens import (
     TokenPair,
@@ -70,13 +73,21 @@ def otp_request(*, phone: str, client_ip: str) -> OtpSent:
             raise OtpSendLimitError(retry_after=result.retry_after)
     if fixed_code is None:
         try:
-            send_sms(phone=phone, text=f"Your login code: {code}")
+            send_sms(phone=phone, text=login_code_text(phone=phone, code=code))
         except Exception as exc:
             # A code nobody received must not stay guessable; the send still counts toward
             # the limits, so a failing gateway cannot be used to get around them.
             otp.discard_code(phone=phone)
-            logger.exception("SMS gateway failed for %s", mask_phone(phone))
-            raise ServiceUnavailableError(retry_after=OUTAGE_RETRY_AFTER) from exc
+            if isinstance(exc, SmsInvalidNumberError):
+                logger.warning("SMS not sent to %s: %s", mask_phone(phone), exc)
+                raise PhoneUndeliverableError() from exc
+            if isinstance(exc, SmsError):
+                logger.error("SMS not sent to %s: %s", mask_phone(phone), exc)
+            else:
+                logger.exception("SMS gateway failed for %s", mask_phone(phone))
+            # The resend cooldown has started with this send: no sooner can a retry succeed.
+            retry_after = max(OUTAGE_RETRY_AFTER, settings.OTP_RESEND_COOLDOWN_SECONDS)
+            raise ServiceUnavailableError(retry_after=retry_after) from exc
     return OtpSent(phone=phone, code=code)
 
 

@@ -19,7 +19,23 @@ class SmsMessage:
 
 
 class SmsBackend(Protocol):
+    """Sends one message, or raises: `SmsError` for a refusal it understood, anything else for a
+    failure it did not (both leave the message unsent as far as the caller knows)."""
+
     def send(self, message: SmsMessage) -> None: ...
+
+
+class SmsError(Exception):
+    """A provider did not take the message. The text is safe to log: it names the provider and
+    its answer, never the number or the message."""
+
+
+class SmsInvalidNumberError(SmsError):
+    """The provider refused the number itself: asking again will not help, another number may."""
+
+
+class SmsUnavailableError(SmsError):
+    """The provider could not be reached, refused our credentials, failed, or timed out."""
 
 
 def mask_phone(phone: str) -> str:

@@ -24,6 +24,7 @@ UNSAFE: dict[str, tuple[dict[str, str], str]] = {
     "no HTTPS redirect": ({"DJANGO_SECURE_SSL_REDIRECT": "false"}, "security.W008"),
     "no HSTS": ({"DJANGO_SECURE_HSTS_SECONDS": "0"}, "security.W004"),
     "cookies without Secure": ({"DJANGO_SECURE_COOKIES": "false"}, "security.W012"),
+    "simulated SMS gateway": ({"SMS_BACKEND": "users.sms.SimulatedGatewayBackend"}, "users.W001"),
 }
 
 
@@ -32,7 +33,7 @@ def production_env(**overrides: str) -> dict[str, str]:
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(("DJANGO_", "OTP_", "JWT_", "SMS_"))
+        if not name.startswith(("DJANGO_", "OTP_", "JWT_", "SMS_", "TWILIO_", "SMSRU_"))
     }
     env.update(
         DJANGO_DEBUG="false",
@@ -45,6 +46,10 @@ def production_env(**overrides: str) -> dict[str, str]:
         DJANGO_SECURE_HSTS_SECONDS="31536000",
         DJANGO_SECURE_COOKIES="true",
         DJANGO_ALLOWED_HOSTS="api.example.com",
+        SMS_BACKEND="users.sms_providers.TwilioBackend",
+        TWILIO_ACCOUNT_SID="AC" + secrets.token_hex(16),
+        TWILIO_AUTH_TOKEN=secrets.token_hex(16),
+        TWILIO_FROM="+15005550006",
     )
     env.update(overrides)
     return env

@@ -166,7 +166,8 @@ def test_request_code_sms_carries_the_code_that_verifies(api_client, outbox):
 
     assert response.status_code == 200
     assert [sms.phone for sms in outbox] == [PHONE]
-    assert outbox[0].text == f"Your login code: {code}"
+    # PHONE is a +7 number, so the text is Russian (tests/users/test_sms_text.py).
+    assert outbox[0].text == f"Код для входа: {code}"
     assert code.isdigit()
     assert len(code) == 4
     assert verified.status_code == 200

@@ -9,10 +9,15 @@ app_name = "invites"
 
 router = SimpleRouter()
 router.register("profile", ProfileViewSet, basename="profile")
-router.register("leaderboard", LeaderboardViewSet, basename="leaderboard")
-router.register("staff/leaderboard", StaffLeaderboardViewSet, basename="staff-leaderboard")
 
+# One object each, not lists: routed by hand so that the schema does not read them as lists.
 urlpatterns = [
     path("profile/", ProfileViewSet.as_view({"get": "read"}), name="profile-detail"),
     *router.urls,
+    path("leaderboard/", LeaderboardViewSet.as_view({"get": "read"}), name="leaderboard-list"),
+    path(
+        "staff/leaderboard/",
+        StaffLeaderboardViewSet.as_view({"get": "read"}),
+        name="staff-leaderboard-list",
+    ),
 ]

@@ -259,7 +259,7 @@ class LeaderboardViewSet(viewsets.GenericViewSet):
             )
         ],
     )
-    def list(self, request: Request) -> Response:
+    def read(self, request: Request) -> Response:
         user = signed_in_user(request)
         body, own = _standings(request, user_id=user.pk)
         body["results"] = [
@@ -304,7 +304,7 @@ class StaffLeaderboardViewSet(viewsets.GenericViewSet):
             )
         ],
     )
-    def list(self, request: Request) -> Response:
+    def read(self, request: Request) -> Response:
         body, _ = _standings(request, user_id=None)
         body["results"] = [
             {

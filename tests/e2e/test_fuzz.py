@@ -144,9 +144,11 @@ def _post(server: LiveServer, path: str, data: dict[str, Any]) -> dict[str, Any]
 
 def _as_fuzzed(schema: dict[str, Any]) -> dict[str, Any]:
     """The served schema with `LINKS`, and without the page size cap the server reads as 100."""
-    for parameter in schema["paths"]["/api/v1/profile/referrals/"]["get"]["parameters"]:
-        if parameter["name"] == "page_size":
-            parameter["schema"].pop("maximum")
+    for path_item in schema["paths"].values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["name"] == "page_size":
+                    parameter["schema"].pop("maximum")
     for path_item in schema["paths"].values():
         for operation in path_item.values():
             links = LINKS.get(operation.get("operationId", ""))

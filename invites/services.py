@@ -48,17 +48,23 @@ def _lock_for_referral(*, user_id: int, owner_id: int) -> tuple[User, User]:
     """
     root_id = referral_root_of(user_id=owner_id)
     lockable = User.objects.select_for_update(no_key=True)
-    # ORDER BY before FOR UPDATE: PostgreSQL locks the rows in that order. No select_related:
-    # PostgreSQL refuses to lock through the nullable join.
-    locked = {row.pk: row for row in lockable.filter(pk__in={user_id, root_id}).order_by("pk")}
+    locked: dict[int, User] = {}
+    # One row at a time, each checked as soon as it is held: a transaction never waits for a
+    # lock while it holds a row that is no longer a root (the stale root read in a race), which
+    # would let it wait on the very transaction that is moving that row's tree.
+    # No select_related: PostgreSQL refuses to lock through the nullable join.
+    for pk in sorted({user_id, root_id}):
+        row = locked[pk] = lockable.get(pk=pk)
+        if pk == user_id and row.referred_by_id is not None:
+            referrer_code = User.objects.values_list("invite_code", flat=True).get(
+                pk=row.referred_by_id
+            )
+            raise _already_activated(referrer_code)
+        if row.referred_by_id is not None:
+            raise _ChainMovedError()
     if owner_id not in locked:
         locked[owner_id] = lockable.get(pk=owner_id)
     caller, owner = locked[user_id], locked[owner_id]
-    if caller.referred_by_id is not None:
-        referrer_code = User.objects.values_list("invite_code", flat=True).get(
-            pk=caller.referred_by_id
-        )
-        raise _already_activated(referrer_code)
     if (owner.referral_root or owner.pk) != root_id:
         raise _ChainMovedError()
     # The caller is a root: it is above the owner exactly when it is the owner's root.

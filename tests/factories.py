@@ -7,9 +7,11 @@ database's constraints.
 """
 
 import itertools
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
+import time_machine
 from django.db import transaction
 from model_bakery.recipe import Recipe
 
@@ -36,10 +38,13 @@ def create_user(*, phone: str | None = None, **fields: Any) -> User:
 user_recipe = Recipe(User, phone=next_phone, invite_code=generate_invite_code, referred_by=None)
 
 
-def make_rule(**fields: Any) -> RewardRule:
-    """The active reward rule, created the way staff create one (the previous one deactivated)."""
+def make_rule(*, at: datetime | None = None, **fields: Any) -> RewardRule:
+    """The active reward rule, created the way staff create one (the previous one deactivated),
+    now or, with `at`, at that instant: a referral gets the rule that was active at its own
+    instant, so a test that records referrals at fixed past instants creates its rules before."""
     values = {"referrer_amount": 100, "referee_amount": 50, "auto_credit_days": 0, **fields}
-    return reward_rule_create(staff=None, **values)
+    with time_machine.travel(at, tick=False) if at is not None else nullcontext():
+        return reward_rule_create(staff=None, **values)
 
 
 def record_referral(*, referral: User, owner: User, at: datetime) -> User:

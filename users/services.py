@@ -116,8 +116,7 @@ def user_sign_up(
             # One instant for both: the referral happened as the account was created.
             now = timezone.now()
             user = User.objects.create_with_invite_code(phone=phone, date_joined=now)
-            referral_record(user=user, owner=inviter, at=now, marks=marks)
-            return user
+            return referral_record(user=user, owner=inviter, at=now, marks=marks)
     except NoFreeInviteCodeError as exc:
         raise ServiceUnavailableError(retry_after=OUTAGE_RETRY_AFTER) from exc
 

@@ -42,8 +42,10 @@ def test_verify_code_sign_up_with_invite_query_budget(
 
     # The user row, the referral (both rows in one UPDATE), the owner's day count (UPDATE, and
     # INSERT for the first of the day), the active rule: none, the owner's sighting of this IP
-    # (abuse signal same_ip), the new user's sighting, the session row.
-    with django_assert_max_num_queries(14):
+    # (abuse signal same_ip), the new user's sighting, the session row; the referral's locks
+    # (the owner's root read, the new user, the root and the owner locked one by one, in a
+    # savepoint: invites.services._lock_for_referral).
+    with django_assert_max_num_queries(19):
         response = verify_code(api_client, PHONE, code, invite_code=inviter.invite_code)
 
     assert response.status_code == 200
@@ -59,7 +61,7 @@ def test_verify_code_sign_up_with_invite_and_rule_query_budget(
 
     # As above, plus both entries in one INSERT and each user's first balance row (UPDATE that
     # finds none, INSERT).
-    with django_assert_max_num_queries(19):
+    with django_assert_max_num_queries(24):
         response = verify_code(api_client, PHONE, code, invite_code=inviter.invite_code)
 
     assert response.status_code == 200

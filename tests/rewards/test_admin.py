@@ -20,6 +20,8 @@ pytestmark = pytest.mark.django_db
 
 ENTRIES = "admin:rewards_rewardentry_changelist"
 START = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+# Rules exist before the referrals the tests record at fixed instants.
+RULES_FROM = START - timedelta(days=1)
 MINUTE = timedelta(minutes=1)
 
 
@@ -52,11 +54,15 @@ def balance(user: User, unit: str = "points") -> tuple[int, int, int]:
 @pytest.fixture
 def ledger(make_user) -> dict[str, RewardEntry]:
     """Pending entries in points and in coins, and a held one, of owners with known phones."""
-    make_rule(referrer_amount=100, referee_amount=0, auto_credit_days=None, unit="points")
+    make_rule(
+        at=RULES_FROM, referrer_amount=100, referee_amount=0, auto_credit_days=None, unit="points"
+    )
     points_owner = make_user(phone="+79161110001")
     record_referral(referral=make_user(), owner=points_owner, at=START)
     record_referral(referral=make_user(), owner=points_owner, at=START + MINUTE)
-    make_rule(referrer_amount=7, referee_amount=0, auto_credit_days=None, unit="coins")
+    make_rule(
+        at=RULES_FROM, referrer_amount=7, referee_amount=0, auto_credit_days=None, unit="coins"
+    )
     coins_owner = make_user(phone="+79162220002")
     record_referral(referral=make_user(), owner=coins_owner, at=START + 2 * MINUTE)
     points = RewardEntry.objects.filter(user=points_owner).order_by("created_at")
@@ -295,7 +301,8 @@ def test_admin_rule_added_applies_to_the_next_referral(admin: Client, make_user)
     admin.post(reverse("admin:rewards_rewardrule_add"), RULE_FORM)
     owner = make_user()
 
-    record_referral(referral=make_user(), owner=owner, at=START)
+    # After the rule was added: a referral gets the rule active at its own instant.
+    record_referral(referral=make_user(), owner=owner, at=datetime.now(UTC))
 
     entry = RewardEntry.objects.get(user=owner)
     assert (entry.amount, entry.unit, entry.state) == (30, "stars", "pending")

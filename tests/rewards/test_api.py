@@ -21,6 +21,8 @@ pytestmark = pytest.mark.django_db
 LIST = "rewards:rewards-list"
 BALANCE = "rewards:rewards-balance"
 START = datetime(2026, 11, 21, 10, 5, tzinfo=UTC)
+# Rules exist before the referrals the tests record at fixed instants.
+RULES_FROM = START - timedelta(days=1)
 MINUTE = timedelta(minutes=1)
 NOT_AUTHENTICATED = {
     "code": "not_authenticated",
@@ -42,7 +44,7 @@ def bulk_entries(owner: User, count: int) -> list[RewardEntry]:
 
     Pages need many entries; how entries are written is what the service tests cover.
     """
-    rule = RewardRule.objects.filter(is_active=True).first() or make_rule()
+    rule = RewardRule.objects.filter(is_active=True).first() or make_rule(at=RULES_FROM)
     referrals = user_recipe.make(_quantity=count, _bulk_create=True)
     entries = RewardEntry.objects.bulk_create(
         RewardEntry(
@@ -88,7 +90,7 @@ def client_of() -> Callable[[User], APIClient]:
 def test_rewards_list_shows_own_entries_newest_first_with_referral_phone(
     make_user, client_of
 ) -> None:
-    make_rule(referrer_amount=100, referee_amount=50, auto_credit_days=7)
+    make_rule(at=RULES_FROM, referrer_amount=100, referee_amount=50, auto_credit_days=7)
     me, inviter, stranger = make_user(), make_user(), make_user()
     first = record_referral(referral=make_user(), owner=me, at=START)
     second = record_referral(referral=make_user(), owner=me, at=START + MINUTE)
@@ -143,7 +145,7 @@ def test_rewards_list_shows_own_entries_newest_first_with_referral_phone(
 
 
 def test_rewards_list_referee_sees_only_own_entry_without_phone(make_user, client_of) -> None:
-    make_rule(referrer_amount=100, referee_amount=50, auto_credit_days=None)
+    make_rule(at=RULES_FROM, referrer_amount=100, referee_amount=50, auto_credit_days=None)
     inviter, me = make_user(), make_user()
     record_referral(referral=me, owner=inviter, at=START)
 
@@ -166,7 +168,7 @@ def test_rewards_list_referee_sees_only_own_entry_without_phone(make_user, clien
 
 
 def test_rewards_list_held_entry_shows_as_pending(make_user, client_of) -> None:
-    make_rule(referrer_amount=100, referee_amount=0, auto_credit_days=3)
+    make_rule(at=RULES_FROM, referrer_amount=100, referee_amount=0, auto_credit_days=3)
     me, referral = make_user(), make_user()
     record_referral(referral=referral, owner=me, at=START)
     # What the abuse checks write: held, no due date, the signals that held it.
@@ -195,7 +197,7 @@ def test_rewards_list_held_entry_shows_as_pending(make_user, client_of) -> None:
 def test_rewards_list_credited_and_reversed_entries_show_their_times(
     make_user, staff_user, client_of
 ) -> None:
-    make_rule(referrer_amount=100, referee_amount=0, auto_credit_days=None)
+    make_rule(at=RULES_FROM, referrer_amount=100, referee_amount=0, auto_credit_days=None)
     me, first, second = make_user(), make_user(), make_user()
     record_referral(referral=first, owner=me, at=START)
     record_referral(referral=second, owner=me, at=START + MINUTE)
@@ -237,9 +239,9 @@ def test_rewards_list_credited_and_reversed_entries_show_their_times(
 
 def test_rewards_list_entries_keep_the_amounts_and_unit_of_their_rule(make_user, client_of) -> None:
     me = make_user()
-    make_rule(referrer_amount=100, referee_amount=50, unit="points")
+    make_rule(at=RULES_FROM, referrer_amount=100, referee_amount=50, unit="points")
     old = record_referral(referral=make_user(), owner=me, at=START)
-    make_rule(referrer_amount=7, referee_amount=3, unit="coins", auto_credit_days=0)
+    make_rule(at=RULES_FROM, referrer_amount=7, referee_amount=3, unit="coins", auto_credit_days=0)
     new = record_referral(referral=make_user(), owner=me, at=START + MINUTE)
     reward_rule_deactivate(rule_id=RewardRule.objects.get(is_active=True).pk, staff=None)
 
@@ -255,7 +257,7 @@ def test_rewards_list_entries_keep_the_amounts_and_unit_of_their_rule(make_user,
 
 
 def test_rewards_list_without_entries_is_an_empty_page(make_user, client_of) -> None:
-    make_rule()
+    make_rule(at=RULES_FROM)
 
     response = client_of(make_user()).get(reverse(LIST))
 
@@ -372,7 +374,7 @@ def test_rewards_list_unauthenticated_is_refused(api_client: APIClient) -> None:
 
 
 def test_rewards_list_with_a_real_token_lists_the_tokens_user(make_user) -> None:
-    make_rule(referrer_amount=100, referee_amount=50)
+    make_rule(at=RULES_FROM, referrer_amount=100, referee_amount=50)
     me = make_user()
     referral = record_referral(referral=make_user(), owner=me, at=START)
     client = APIClient()
@@ -398,12 +400,16 @@ def test_rewards_balance_without_entries_is_an_empty_list(auth_client: APIClient
 
 def test_rewards_balance_has_one_item_per_unit_sorted_by_unit(make_user, client_of) -> None:
     me = make_user()
-    make_rule(referrer_amount=100, referee_amount=50, unit="points", auto_credit_days=0)
+    make_rule(
+        at=RULES_FROM, referrer_amount=100, referee_amount=50, unit="points", auto_credit_days=0
+    )
     record_referral(referral=make_user(), owner=me, at=START)
-    make_rule(referrer_amount=7, referee_amount=3, unit="coins", auto_credit_days=5)
+    make_rule(at=RULES_FROM, referrer_amount=7, referee_amount=3, unit="coins", auto_credit_days=5)
     record_referral(referral=make_user(), owner=me, at=START + MINUTE)
     record_referral(referral=make_user(), owner=me, at=START + 2 * MINUTE)
-    make_rule(referrer_amount=1, referee_amount=1, unit="zeta_9", auto_credit_days=None)
+    make_rule(
+        at=RULES_FROM, referrer_amount=1, referee_amount=1, unit="zeta_9", auto_credit_days=None
+    )
     record_referral(referral=me, owner=make_user(), at=START + 3 * MINUTE)
 
     response = client_of(me).get(reverse(BALANCE))
@@ -421,7 +427,7 @@ def test_rewards_balance_has_one_item_per_unit_sorted_by_unit(make_user, client_
 def test_rewards_balance_follows_credits_reversals_and_holds(
     make_user, staff_user, client_of
 ) -> None:
-    make_rule(referrer_amount=100, referee_amount=0, auto_credit_days=None)
+    make_rule(at=RULES_FROM, referrer_amount=100, referee_amount=0, auto_credit_days=None)
     me = make_user()
     referrals = [
         record_referral(referral=make_user(), owner=me, at=START + MINUTE * index)
@@ -449,7 +455,7 @@ def test_rewards_balance_follows_credits_reversals_and_holds(
 
 
 def test_rewards_balance_shows_only_the_callers_own(make_user, client_of) -> None:
-    make_rule(referrer_amount=100, referee_amount=50)
+    make_rule(at=RULES_FROM, referrer_amount=100, referee_amount=50)
     me, other = make_user(), make_user()
     record_referral(referral=make_user(), owner=other, at=START)
 

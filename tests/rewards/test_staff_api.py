@@ -23,6 +23,8 @@ ENTRIES = "rewards:staff-rewards-list"
 CREDIT = "rewards:staff-rewards-credit"
 REVERSE = "rewards:staff-rewards-reverse"
 START = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+# Rules exist before the referrals the tests record at fixed instants.
+RULES_FROM = START - timedelta(days=1)
 MINUTE = timedelta(minutes=1)
 
 INVALID = "The request has invalid fields."
@@ -57,7 +59,7 @@ def balance(user: User, unit: str = "points") -> tuple[int, int, int]:
 @pytest.fixture
 def entry(make_user) -> RewardEntry:
     """A pending referrer entry (only staff credit it), of a referral at START."""
-    make_rule(referrer_amount=100, referee_amount=0, auto_credit_days=None)
+    make_rule(at=RULES_FROM, referrer_amount=100, referee_amount=0, auto_credit_days=None)
     owner = make_user()
     record_referral(referral=make_user(), owner=owner, at=START)
     return RewardEntry.objects.get(user=owner)
@@ -171,7 +173,7 @@ def test_staff_tools_with_a_real_staff_token_work_end_to_end(make_user) -> None:
     created = client.post(
         reverse(RULES), {"referrer_amount": 100, "referee_amount": 50, "auto_credit_days": None}
     )
-    record_referral(referral=make_user(), owner=owner, at=START)
+    record_referral(referral=make_user(), owner=owner, at=datetime.now(UTC))
     listed = client.get(reverse(ENTRIES), {"phone": owner.phone, "state": "pending"})
     entry_id = listed.json()["results"][0]["id"]
     credited = client.post(reverse(CREDIT, kwargs={"pk": entry_id}))
@@ -572,7 +574,7 @@ def test_staff_detail_action_non_numeric_id_is_json_not_found(
 @pytest.fixture
 def ledger(make_user, staff_user: User) -> dict[str, RewardEntry]:
     """One entry in each state, a minute apart (pending oldest), of two owners."""
-    make_rule(referrer_amount=100, referee_amount=0, auto_credit_days=None)
+    make_rule(at=RULES_FROM, referrer_amount=100, referee_amount=0, auto_credit_days=None)
     first, second = make_user(), make_user()
     owners = {"pending": first, "held": second, "credited": first, "reversed": second}
     entries = {}

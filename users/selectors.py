@@ -77,7 +77,9 @@ def active_user(*, user_id: int) -> User | None:
 
 def session_caller(*, user_id: int, session_id: UUID) -> tuple[User, datetime] | None:
     """The active user of a live session, and when the session was last used; None otherwise."""
-    row = _row(_CALLER_SQL, [user_id, session_id])
+    # The id as the database stores it (a uuid on PostgreSQL, 32 hex characters on SQLite).
+    session_key = Session._meta.pk.get_db_prep_value(session_id, connection)
+    row = _row(_CALLER_SQL, [user_id, session_key])
     if row is None:
         return None
     last_used_at: datetime = row[-1]

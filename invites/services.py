@@ -6,6 +6,7 @@ from functools import partial
 from django.db import connection, models, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from invites import leaderboard, limits
 from invites.abuse import referral_signals
@@ -43,7 +44,10 @@ class _ChainMovedError(Exception):
 
 
 def _already_activated(code: str) -> InviteAlreadyActivatedError:
-    return InviteAlreadyActivatedError(f"You have already activated the invite code {code}.")
+    # Formatted when raised: in the language of the request being answered.
+    return InviteAlreadyActivatedError(
+        gettext("You have already activated the invite code %(code)s.") % {"code": code}
+    )
 
 
 def referral_record(

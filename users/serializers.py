@@ -1,6 +1,8 @@
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -14,7 +16,9 @@ class PhoneField(serializers.CharField):
     """A phone number in any common format, normalised to E.164."""
 
     default_error_messages = {
-        "invalid_phone": "Enter a valid phone number in international format, e.g. +79991234567.",
+        "invalid_phone": _(
+            "Enter a valid phone number in international format, e.g. +79991234567."
+        ),
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -38,7 +42,7 @@ class InviteCodeField(serializers.RegexField):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault(
-            "error_messages", {"invalid": "An invite code is 6 letters or digits, e.g. A1B2C3."}
+            "error_messages", {"invalid": _("An invite code is 6 letters or digits, e.g. A1B2C3.")}
         )
         super().__init__(rf"^[A-Za-z0-9]{{{INVITE_CODE_LENGTH}}}$", max_length=64, **kwargs)
 
@@ -65,7 +69,7 @@ class OtpRequestInputSerializer(serializers.Serializer):
         # SMS-pumping defence: codes go only to the countries the product serves. Review and
         # demo numbers are never sent, so they pass.
         if not phone_in_allowed_countries(phone) and phone not in test_numbers():
-            raise serializers.ValidationError("Login codes are not sent to this country.")
+            raise serializers.ValidationError(_("Login codes are not sent to this country."))
         return phone
 
 
@@ -88,7 +92,7 @@ class OtpVerifyInputSerializer(serializers.Serializer):
         r"^[0-9]+$",
         max_length=16,
         help_text="The digits received by SMS.",
-        error_messages={"invalid": "The code is made of digits only."},
+        error_messages={"invalid": _("The code is made of digits only.")},
     )
     invite_code = InviteCodeField(
         required=False,
@@ -98,7 +102,11 @@ class OtpVerifyInputSerializer(serializers.Serializer):
 
     def validate_code(self, value: str) -> str:
         if len(value) != settings.OTP_LENGTH:
-            raise serializers.ValidationError(f"The code has {settings.OTP_LENGTH} digits.")
+            length = settings.OTP_LENGTH
+            message = ngettext(
+                "The code has %(length)d digit.", "The code has %(length)d digits.", length
+            )
+            raise serializers.ValidationError(message % {"length": length})
         return value
 
 

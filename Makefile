@@ -84,7 +84,7 @@ lint: install
 		echo "$(OPENAPI) is out of date: run make schema" >&2; exit 1; \
 	fi; \
 	echo "$(OPENAPI) is up to date"
-	$(UV) run bandit -c pyproject.toml -r referral_api users invites --severity-level medium -q
+	$(UV) run bandit -c pyproject.toml -r referral_api users invites web --severity-level medium -q
 	@# pip-audit checks the exact versions in uv.lock (all groups) against PyPI's vulnerability
 	@# data. A package the index cannot describe is listed as skipped, not failed: a mirror
 	@# without PyPI's per-version JSON skips them all, so read the table (or add --strict).

@@ -50,6 +50,9 @@ class SerializerForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        if self.errors:
+            # Django's own field checks refused something (a NUL character): said once is enough.
+            return cleaned
         serializer = self.serializer_class(data=self.serializer_data())
         if serializer.is_valid():
             return dict(serializer.validated_data)

@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from invites.exceptions import InviteCodeNotFoundError
 from invites.services import invite_activate
@@ -88,10 +88,10 @@ def _home(
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def home(request: HttpRequest) -> HttpResponse:
     """What the product is, the API docs, and step 1 of the sign-in (phone → "Send code")."""
-    if request.method == "GET":
+    if request.method != "POST":
         pending = request.session.get(PENDING_SIGN_IN, {})
         initial = {"phone": pending.get("phone"), "invite_code": pending.get("invite_code")}
         return _home(request, SendCodeForm(initial=initial))
@@ -113,7 +113,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 def share(request: HttpRequest, code: str) -> HttpResponse:
     """A share link: the sign-in with this invite code filled in (or the profile's activation)."""
     code = code.strip().upper()[:64]
@@ -143,13 +143,13 @@ SIGN_IN_ERROR_FIELDS: dict[type[Exception], str] = {
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def sign_in(request: HttpRequest) -> HttpResponse:
     """Step 2 of the sign-in: the code sent to the phone of step 1 → "Sign in"."""
     pending = request.session.get(PENDING_SIGN_IN)
     if pending is None:
         return redirect("web:home")
-    if request.method == "GET":
+    if request.method != "POST":
         form = SignInForm(phone=pending["phone"], initial={"invite_code": pending["invite_code"]})
         return _sign_in_page(request, form, pending)
 
@@ -207,12 +207,12 @@ def _signed_in_pk(request: HttpRequest) -> int:
 
 @never_cache
 @login_required(redirect_field_name=None)
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
     """The signed-in user's invite code, share link, activation, referrals, rewards and stats."""
     # Fresh, with the referrer's code in the same query.
     user = User.objects.select_related("referred_by").get(pk=_signed_in_pk(request))
-    if request.method == "GET":
+    if request.method != "POST":
         form = ActivateForm(initial={"invite_code": request.GET.get("invite_code", "")[:64]})
         return _profile_page(request, user, form)
 
@@ -231,7 +231,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return render(request, "web/csrf_failure.html", status=403)
 
 
-@require_GET
+@require_safe
 def assetlinks(request: HttpRequest) -> JsonResponse:
     """Android App Links: share links open the Android app (when ANDROID_APP_* are set)."""
     if not (settings.ANDROID_APP_PACKAGE and settings.ANDROID_APP_SHA256_FINGERPRINTS):
@@ -247,7 +247,7 @@ def assetlinks(request: HttpRequest) -> JsonResponse:
     return JsonResponse([statement], safe=False)
 
 
-@require_GET
+@require_safe
 def apple_app_site_association(request: HttpRequest) -> JsonResponse:
     """iOS universal links: share links open the iOS app (when APPLE_APP_* are set)."""
     if not (settings.APPLE_APP_TEAM_ID and settings.APPLE_APP_BUNDLE_ID):

@@ -100,3 +100,12 @@ def test_half_or_malformed_app_link_settings_fail_the_checks(settings, values, c
 @pytest.mark.usefixtures("android", "apple")
 def test_complete_app_link_settings_pass_the_checks() -> None:
     call_command("check")
+
+
+@pytest.mark.usefixtures("android", "apple")
+@pytest.mark.parametrize("name", ["web:assetlinks", "web:apple-app-site-association"])
+def test_app_link_files_answer_head_without_a_redirect(name: str) -> None:
+    response = Client().head(reverse(name))
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"

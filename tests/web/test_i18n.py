@@ -13,11 +13,11 @@ from users.sms import SmsMessage
 
 pytestmark = pytest.mark.django_db
 
-RU = {"HTTP_ACCEPT_LANGUAGE": "ru-RU,ru;q=0.9,en;q=0.8"}
+RU = {"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.8"}
 
 
 def test_home_in_russian_has_russian_labels_and_buttons() -> None:
-    page = Page(Client(**RU).get(reverse("web:home")))
+    page = Page(Client(headers=RU).get(reverse("web:home")))
 
     assert '<html lang="ru">' in page.html
     assert page.label("id_phone") == "Номер телефона"
@@ -34,7 +34,7 @@ def test_home_without_a_language_is_english() -> None:
 
 
 def test_sign_in_in_russian_shows_the_russian_api_messages(outbox: list[SmsMessage]) -> None:
-    browser = Client(**RU)
+    browser = Client(headers=RU)
     invalid = Page(browser.post(reverse("web:home"), {"phone": "12345"}))
     browser.post(reverse("web:home"), {"phone": PHONE})
     step_two = Page(browser.get(reverse("web:sign-in")))
@@ -53,7 +53,7 @@ def test_profile_in_russian(
     make_user: Callable[..., User],
 ) -> None:
     user = make_user()
-    browser = Client(**RU)
+    browser = Client(headers=RU)
     browser.force_login(user)
 
     page = Page(browser.post(reverse("web:profile"), {"invite_code": user.invite_code}))

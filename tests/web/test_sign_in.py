@@ -236,3 +236,11 @@ def test_sign_in_page_shows_the_code_only_when_codes_are_exposed(
 
     shown = page.text_of("debug-code") if page.by_id("debug-code") else None
     assert shown == (sent_code(outbox) if exposed else None)
+
+
+def test_send_code_nul_character_is_refused_once(browser: Client, outbox: list[SmsMessage]) -> None:
+    page = Page(send_code(browser, "+7999\x001234567"))
+
+    assert page.response.status_code == 400
+    assert page.field_errors("phone") == ["Null characters are not allowed."]
+    assert outbox == []

@@ -26,8 +26,20 @@ COPY manage.py ./
 COPY referral_api ./referral_api
 COPY users ./users
 COPY invites ./invites
+COPY rewards ./rewards
+COPY web ./web
+COPY locale ./locale
 
-# Static files (admin, Swagger UI, ReDoc) are collected into the image; whitenoise serves them.
+# Translation catalogs (.po → .mo, never committed) with Debian's gettext, which leaves again
+# in the same layer: the image keeps only the compiled files.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gettext \
+    && python manage.py compilemessages --ignore .venv \
+    && apt-get purge -y --auto-remove gettext \
+    && rm -rf /var/lib/apt/lists/*
+
+# Static files (admin, Swagger UI, ReDoc, the web pages') are collected into the image; whitenoise serves them.
 # The key is a throwaway for this one command: settings need none to collect files.
 RUN DJANGO_SECRET_KEY=collectstatic-only-build-time-key python manage.py collectstatic --noinput \
     && useradd --system --uid 10001 --user-group --no-create-home --home-dir /app app

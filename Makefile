@@ -20,10 +20,12 @@ export PYTEST_ARGS
 RUN_ADDR ?= 127.0.0.1:8000
 OPENAPI := docs/openapi.yaml
 
-.PHONY: help install .venv run serve services services-stop lint schema test bench clean
+.PHONY: help install .venv messages makemessages run serve services services-stop lint schema test bench clean
 
 help:
 	@echo "make install        uv sync --frozen (creates .venv)"
+	@echo "make messages       compile the translation catalogs (locale/*.po → .mo; gettext)"
+	@echo "make makemessages   update locale/ru/LC_MESSAGES/django.po from the code and templates"
 	@echo "make run            migrate + Django dev server on $(RUN_ADDR) (DEBUG on)"
 	@echo "make serve          migrate + collectstatic + gunicorn (DEBUG off, PORT, default 8000)"
 	@echo "make services       start PostgreSQL + Redis in $(SERVICES_DIR)"
@@ -42,11 +44,18 @@ install:
 
 .venv: install
 
-run: install
+# Compiled catalogs are build output (.gitignore): every entry point below builds them first.
+messages:
+	bash scripts/messages.sh compile
+
+makemessages: install
+	bash scripts/messages.sh extract
+
+run: install messages
 	$(UV) run python manage.py migrate --noinput
 	DJANGO_DEBUG=true $(UV) run python manage.py runserver $(RUN_ADDR)
 
-serve: install
+serve: install messages
 	$(UV) run python manage.py migrate --noinput
 	$(UV) run python manage.py collectstatic --noinput
 	DJANGO_DEBUG=false $(UV) run gunicorn -c referral_api/gunicorn_conf.py referral_api.wsgi:application
@@ -75,7 +84,7 @@ lint: install
 		echo "$(OPENAPI) is out of date: run make schema" >&2; exit 1; \
 	fi; \
 	echo "$(OPENAPI) is up to date"
-	$(UV) run bandit -c pyproject.toml -r referral_api users invites --severity-level medium -q
+	$(UV) run bandit -c pyproject.toml -r referral_api users invites web --severity-level medium -q
 	@# pip-audit checks the exact versions in uv.lock (all groups) against PyPI's vulnerability
 	@# data. A package the index cannot describe is listed as skipped, not failed: a mirror
 	@# without PyPI's per-version JSON skips them all, so read the table (or add --strict).
@@ -91,7 +100,7 @@ schema: install
 
 # Starts PostgreSQL + Redis in a mktemp dir, runs `make lint` and pytest against
 # them, and always stops them again (see scripts/test.sh).
-test: install
+test: install messages
 	bash scripts/test.sh
 
 # Starts its own PostgreSQL + Redis, loads data, serves, drives wrk, prints one table, stops all.

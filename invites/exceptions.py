@@ -1,3 +1,4 @@
+from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 
 from referral_api.error_codes import ErrorCode
@@ -6,26 +7,26 @@ from referral_api.errors import ApplicationError
 
 class InviteCodeNotFoundError(ApplicationError):
     code = ErrorCode.INVITE_CODE_NOT_FOUND
-    message = "No user has this invite code."
+    message = _("No user has this invite code.")
 
 
 class InviteCodeOwnError(ApplicationError):
     code = ErrorCode.INVITE_CODE_OWN
-    message = "You cannot activate your own invite code."
+    message = _("You cannot activate your own invite code.")
 
 
 class InviteCycleError(ApplicationError):
     code = ErrorCode.INVITE_CYCLE
-    message = "This code belongs to someone you invited, directly or through others."
+    message = _("This code belongs to someone you invited, directly or through others.")
 
 
 class InviteAlreadyActivatedError(ApplicationError):
     code = ErrorCode.INVITE_ALREADY_ACTIVATED
-    message = "You have already activated an invite code."
+    message = _("You have already activated an invite code.")
     status_code = status.HTTP_409_CONFLICT
 
 
 class InviteActivationThrottledError(ApplicationError):
     code = ErrorCode.THROTTLED
-    message = "Too many failed activation attempts. Try again later."
+    message = _("Too many failed activation attempts. Try again later.")
     status_code = status.HTTP_429_TOO_MANY_REQUESTS

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from django.db import models, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from invites import leaderboard, limits
 from invites.abuse import referral_signals
@@ -74,7 +75,10 @@ def _lock_for_referral(*, user_id: int, owner_id: int) -> tuple[User, User]:
 
 
 def _already_activated(code: str) -> InviteAlreadyActivatedError:
-    return InviteAlreadyActivatedError(f"You have already activated the invite code {code}.")
+    # Formatted when raised: in the language of the request being answered.
+    return InviteAlreadyActivatedError(
+        gettext("You have already activated the invite code %(code)s.") % {"code": code}
+    )
 
 
 def referral_record(

@@ -1,12 +1,17 @@
-"""One error shape for every 4xx and 5xx: `{"code", "message", "errors"}` (API.md › Errors)."""
+"""One error shape for every 4xx and 5xx: `{"code", "message", "errors"}` (API.md › Errors).
+
+Messages are translated (English, Russian) by the request's `Accept-Language`; codes never are.
+"""
 
 import logging
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
@@ -16,6 +21,12 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from referral_api.error_codes import ErrorCode
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
+# A message: a plain string, or a lazy translation resolved in the request's language.
+Message: TypeAlias = "str | StrPromise"
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +41,12 @@ class ApplicationError(Exception):
 
     # Every subclass names its code; the base class is never raised itself.
     code: ClassVar[ErrorCode]
-    message = "The request could not be completed."
+    message: Message = _("The request could not be completed.")
     status_code = 400
 
     def __init__(
         self,
-        message: str | None = None,
+        message: "Message | None" = None,
         *,
         retry_after: int | None = None,
         errors: dict[str, list[str]] | None = None,
@@ -49,12 +60,12 @@ class ApplicationError(Exception):
 
 class ServiceUnavailableError(ApplicationError):
     code = ErrorCode.SERVICE_UNAVAILABLE
-    message = "The service is temporarily unavailable. Try again shortly."
+    message = _("The service is temporarily unavailable. Try again shortly.")
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
 def error_body(
-    code: ErrorCode, message: str, errors: dict[str, Any] | None = None
+    code: ErrorCode, message: Message, errors: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     return {"code": code, "message": message, "errors": errors or {}}
 
@@ -96,9 +107,9 @@ def _api_exception_code(exc: exceptions.APIException) -> ErrorCode:
 
 def _api_exception_message(exc: exceptions.APIException) -> str:
     if isinstance(exc, exceptions.ValidationError):
-        return "The request has invalid fields."
+        return gettext("The request has invalid fields.")
     if isinstance(exc, exceptions.AuthenticationFailed):
-        return "The token is invalid or expired."
+        return gettext("The token is invalid or expired.")
     if isinstance(exc.detail, str):
         return str(exc.detail)
     return str(exc.default_detail)
@@ -137,11 +148,11 @@ def api_exception_body(exc: exceptions.APIException) -> dict[str, Any]:
 
 
 # What Django itself answers outside DRF's views (handler400/403/404/500 in referral_api.urls).
-DJANGO_ERRORS: dict[int, tuple[ErrorCode, str]] = {
-    400: (ErrorCode.PARSE_ERROR, "The request could not be read."),
-    403: (ErrorCode.PERMISSION_DENIED, "You do not have permission to do this."),
-    404: (ErrorCode.NOT_FOUND, "Not found."),
-    500: (ErrorCode.SERVER_ERROR, "Something went wrong on our side."),
+DJANGO_ERRORS: dict[int, tuple[ErrorCode, Message]] = {
+    400: (ErrorCode.PARSE_ERROR, _("The request could not be read.")),
+    403: (ErrorCode.PERMISSION_DENIED, _("You do not have permission to do this.")),
+    404: (ErrorCode.NOT_FOUND, _("Not found.")),
+    500: (ErrorCode.SERVER_ERROR, _("Something went wrong on our side.")),
 }
 
 

@@ -12,6 +12,7 @@ from referral_api.error_codes import ErrorCode
 from referral_api.errors import (
     DJANGO_ERRORS,
     ApplicationError,
+    Message,
     ServiceUnavailableError,
     api_exception_body,
     error_body,
@@ -59,6 +60,8 @@ def error_response(description: str, *examples: ErrorExample) -> OpenApiResponse
     """An error response for the schema, with one example body per error code it can carry."""
     bodies = []
     for example in examples:
+        # Lazy messages: drf-spectacular resolves them when it builds the (English) schema.
+        message: Message
         if isinstance(example, tuple):
             code, message, errors = example
         else:

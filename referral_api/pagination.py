@@ -5,6 +5,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
@@ -65,7 +66,8 @@ class NewestFirstCursorPagination(CursorPagination):
         try:
             return super().paginate_queryset(queryset, request, view)
         except NotFound as exc:
-            raise ValidationError({self.cursor_query_param: ["This cursor is not valid."]}) from exc
+            invalid = [_("This cursor is not valid.")]
+            raise ValidationError({self.cursor_query_param: invalid}) from exc
 
     def get_paginated_response(self, data: Any) -> Response:
         return Response(

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "users",
     "invites",
     "rewards",
+    "web",
 ]
 # Benchmark data tools (seed_users, bench_fixtures): `make bench` turns them on for its run.
 if env.bool("BENCH_TOOLS", default=False):
@@ -47,11 +48,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Page texts and the API's error messages in the request's language (Accept-Language).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "web.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "referral_api.urls"
@@ -135,7 +139,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# English, and Russian for clients that ask for it (Accept-Language): page texts and the API's
+# `message`s; error `code`s never change. Catalogs: locale/, compiled by `make messages`.
 LANGUAGE_CODE = "en-us"
+LANGUAGES = [("en", "English"), ("ru", "Russian")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -158,7 +166,19 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# No script reads the CSRF cookie: the web pages' forms carry the token.
+CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# The web interface (docs/web.md): Django sessions, separate from the API's JWTs.
+LOGIN_URL = "web:home"
+CSRF_FAILURE_VIEW = "web.views.csrf_failure"
+# App links (docs/web.md): /.well-known/ files that let share links open the mobile apps. Each
+# file is served only when its settings are set.
+ANDROID_APP_PACKAGE = env.str("ANDROID_APP_PACKAGE", default="")
+ANDROID_APP_SHA256_FINGERPRINTS = env.list("ANDROID_APP_SHA256_FINGERPRINTS", default=[])
+APPLE_APP_TEAM_ID = env.str("APPLE_APP_TEAM_ID", default="")
+APPLE_APP_BUNDLE_ID = env.str("APPLE_APP_BUNDLE_ID", default="")
 
 # Phone login (API.md › Limits).
 OTP_LENGTH = env.int("OTP_LENGTH", default=4)

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 
-from referral_api.api_docs import RedocView
+from referral_api.api_docs import RedocView, SchemaView
 from referral_api.health import HealthView, ReadinessView
 
 api_v1 = [
@@ -13,12 +13,14 @@ api_v1 = [
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("healthz/", HealthView.as_view(), name="healthz"),
     path("readyz/", ReadinessView.as_view(), name="readyz"),
     path("admin/", admin.site.urls),
+    # The web interface: /, /i/<code>/, sign-in, the profile and /.well-known/ (docs/web.md).
+    path("", include("web.urls", namespace="web")),
 ]
 
 handler400 = "referral_api.errors.bad_request"

@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from rewards.models import MAX_AMOUNT, UNIT_PATTERN, RewardEntry, RewardRule
@@ -154,7 +155,7 @@ class RewardRuleCreateInputSerializer(serializers.Serializer):
         default="points",
         max_length=16,
         help_text="1–16 characters of a–z, 0–9 and _.",
-        error_messages={"invalid": "1–16 characters of a–z, 0–9 and _."},
+        error_messages={"invalid": _("1–16 characters of a–z, 0–9 and _.")},
     )
     auto_credit_days = JsonIntegerField(
         min_value=0,
@@ -173,7 +174,7 @@ class RewardRuleCreateInputSerializer(serializers.Serializer):
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         if data["referrer_amount"] == 0 and data["referee_amount"] == 0:
-            raise serializers.ValidationError("The two amounts cannot both be 0.")
+            raise serializers.ValidationError(_("The two amounts cannot both be 0."))
         return data
 
 

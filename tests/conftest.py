@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.utils import translation
 from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
@@ -37,6 +38,14 @@ def _clean_redis() -> Iterator[None]:
     get_redis_connection("default").flushdb()
     yield
     get_redis_connection("default").flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Each test starts in the default language: Django's LocaleMiddleware leaves a request's
+    language active in its thread, and a test client request runs in the test's thread."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

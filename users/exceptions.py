@@ -1,3 +1,4 @@
+from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 
 from referral_api.error_codes import ErrorCode
@@ -6,23 +7,23 @@ from referral_api.errors import ApplicationError
 
 class OtpInvalidError(ApplicationError):
     code = ErrorCode.OTP_INVALID
-    message = "The code is wrong."
+    message = _("The code is wrong.")
 
 
 class OtpExpiredError(ApplicationError):
     code = ErrorCode.OTP_EXPIRED
-    message = "There is no valid code for this phone number. Request a new one."
+    message = _("There is no valid code for this phone number. Request a new one.")
 
 
 class OtpCooldownError(ApplicationError):
     code = ErrorCode.OTP_COOLDOWN
-    message = "A code was sent recently. Wait before asking for another one."
+    message = _("A code was sent recently. Wait before asking for another one.")
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
 
 
 class OtpSendLimitError(ApplicationError):
     code = ErrorCode.THROTTLED
-    message = "Too many codes were requested. Try again later."
+    message = _("Too many codes were requested. Try again later.")
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
 
 
@@ -30,8 +31,8 @@ class PhoneUndeliverableError(ApplicationError):
     """The SMS provider refused the number: the same body as an invalid `phone` field."""
 
     code = ErrorCode.VALIDATION_ERROR
-    message = "The request has invalid fields."
-    phone_message = "This number cannot receive SMS. Check it, or use another number."
+    message = _("The request has invalid fields.")
+    phone_message = _("This number cannot receive SMS. Check it, or use another number.")
 
     def __init__(self) -> None:
         super().__init__(errors={"phone": [self.phone_message]})
@@ -39,28 +40,28 @@ class PhoneUndeliverableError(ApplicationError):
 
 class OtpAttemptsExceededError(ApplicationError):
     code = ErrorCode.OTP_ATTEMPTS_EXCEEDED
-    message = "Too many wrong codes. Try again later."
+    message = _("Too many wrong codes. Try again later.")
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
 
 
 class AccountDisabledError(ApplicationError):
     code = ErrorCode.ACCOUNT_DISABLED
-    message = "This account is disabled."
+    message = _("This account is disabled.")
     status_code = status.HTTP_403_FORBIDDEN
 
 
 class TokenNotValidError(ApplicationError):
     code = ErrorCode.TOKEN_NOT_VALID
-    message = "The token is invalid or expired."
+    message = _("The token is invalid or expired.")
     status_code = status.HTTP_401_UNAUTHORIZED
 
 
 class RefreshTokenForeignError(ApplicationError):
     code = ErrorCode.VALIDATION_ERROR
-    message = "The refresh token is not valid for this user."
+    message = _("The refresh token is not valid for this user.")
 
 
 class SessionNotFoundError(ApplicationError):
     code = ErrorCode.NOT_FOUND
-    message = "Not found."
+    message = _("Not found.")
     status_code = status.HTTP_404_NOT_FOUND

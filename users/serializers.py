@@ -3,6 +3,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxLengthValidator, MinLengthValidator
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -16,7 +18,9 @@ class PhoneField(serializers.CharField):
     """A phone number in any common format, normalised to E.164."""
 
     default_error_messages = {
-        "invalid_phone": "Enter a valid phone number in international format, e.g. +79991234567.",
+        "invalid_phone": _(
+            "Enter a valid phone number in international format, e.g. +79991234567."
+        ),
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -43,7 +47,7 @@ class InviteCodeField(serializers.RegexField):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault(
-            "error_messages", {"invalid": "An invite code is 6 letters or digits, e.g. A1B2C3."}
+            "error_messages", {"invalid": _("An invite code is 6 letters or digits, e.g. A1B2C3.")}
         )
         super().__init__(_INVITE_CODE_PATTERN, max_length=64, **kwargs)
 
@@ -81,12 +85,14 @@ class OtpCodeField(serializers.RegexField):
     lose leading zeros."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("error_messages", {"invalid": "The code is made of digits only."})
+        kwargs.setdefault("error_messages", {"invalid": _("The code is made of digits only.")})
         super().__init__(_OTP_CODE_PATTERN, max_length=OTP_CODE_INPUT_CAP, **kwargs)
         # Built whenever a serializer is (DRF copies its fields by building them again), so the
         # length follows the setting. Length validators, so the schema states the length too.
         digits = settings.OTP_LENGTH
-        message = f"The code has {digits} digits."
+        message = ngettext(
+            "The code has %(length)d digit.", "The code has %(length)d digits.", digits
+        ) % {"length": digits}
         self.validators += [
             OtpCodeMinLengthValidator(digits, message=message),
             OtpCodeMaxLengthValidator(digits, message=message),
@@ -105,7 +111,7 @@ class OtpRequestInputSerializer(serializers.Serializer):
         # SMS-pumping defence: codes go only to the countries the product serves. Review and
         # demo numbers are never sent, so they pass.
         if not phone_in_allowed_countries(phone) and phone not in test_numbers():
-            raise serializers.ValidationError("Login codes are not sent to this country.")
+            raise serializers.ValidationError(_("Login codes are not sent to this country."))
         return phone
 
 

@@ -53,6 +53,12 @@ class OtpSent:
 
 
 @dataclass(frozen=True)
+class SignIn:
+    user: User
+    is_new_user: bool
+
+
+@dataclass(frozen=True)
 class Login:
     user: User
     is_new_user: bool
@@ -121,16 +127,16 @@ def user_sign_up(
         raise ServiceUnavailableError(retry_after=OUTAGE_RETRY_AFTER) from exc
 
 
-def auth_login(
+def user_sign_in(
     *,
     phone: str,
     code: str,
     invite_code: str | None = None,
     marks: ClientMarks | None = None,
-    user_agent: str = "",
-) -> Login:
-    """Exchange a correct code for tokens; the first login creates the user.
+) -> SignIn:
+    """Every rule of a login, without tokens: check the code; the first login creates the user.
 
+    The API's `auth_login` adds a session and tokens; the web pages start a Django session.
     `marks`: the request's client IP and device (HMACs): recorded for the user, and checked for
     abuse signals when this call records a referral.
     """
@@ -151,11 +157,26 @@ def auth_login(
             is_new_user = False
     if not user.is_active:
         raise AccountDisabledError()
-    now = timezone.now()
     if marks is not None:
-        sighting_record(user_id=user.pk, marks=marks, at=now)
-    session = session_start(user=user, at=now, user_agent=user_agent)
-    return Login(user=user, is_new_user=is_new_user, tokens=token_pair_for(user, session=session))
+        sighting_record(user_id=user.pk, marks=marks, at=timezone.now())
+    return SignIn(user=user, is_new_user=is_new_user)
+
+
+def auth_login(
+    *,
+    phone: str,
+    code: str,
+    invite_code: str | None = None,
+    marks: ClientMarks | None = None,
+    user_agent: str = "",
+) -> Login:
+    """Exchange a correct code for tokens (`user_sign_in`, then a session and its tokens)."""
+    signed_in = user_sign_in(phone=phone, code=code, invite_code=invite_code, marks=marks)
+    user = signed_in.user
+    session = session_start(user=user, at=timezone.now(), user_agent=user_agent)
+    return Login(
+        user=user, is_new_user=signed_in.is_new_user, tokens=token_pair_for(user, session=session)
+    )
 
 
 def token_refresh(*, refresh: str) -> TokenPair:
@@ -189,7 +210,8 @@ def token_refresh(*, refresh: str) -> TokenPair:
 
 def auth_logout(*, user: User, refresh: str) -> None:
     """Revoke the caller's refresh token; one already revoked or expired is fine."""
-    foreign = RefreshTokenForeignError(errors={"refresh": [RefreshTokenForeignError.message]})
+    message = str(RefreshTokenForeignError.message)
+    foreign = RefreshTokenForeignError(message, errors={"refresh": [message]})
     try:
         token = RefreshToken(refresh)  # type: ignore[arg-type]
     except TokenError:

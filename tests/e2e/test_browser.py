@@ -3,14 +3,13 @@
 API.md promises both pages with local assets only, so every request a page makes is recorded;
 requests to any other host are refused (the test stays offline and fast) and fail the test, unless
 the page's own Content-Security-Policy stopped them inside the browser (they never leave it).
-Screenshots go to `$E2E_ARTIFACTS_DIR` (default /tmp/referral-e2e-artifacts).
+Screenshots go to `$E2E_ARTIFACTS_DIR` (default /tmp/referral-e2e-artifacts); the browser
+fixtures are in conftest.py.
 """
 
 import contextlib
 import json
-import os
 import random
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,84 +17,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from drf_spectacular.generators import SchemaGenerator
-from playwright.sync_api import Browser, Locator, Page, Request, Route, sync_playwright
+import yaml
+from playwright.sync_api import Browser, Locator, Page, Request, Route
 from playwright.sync_api import Error as PlaywrightError
 
+from tests.e2e.browser import TIMEOUT_MS
 from tests.e2e.live import PROJECT_DIR, LiveServer
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--disable-gpu",
-    "--no-first-run",
-]
-DEFAULT_ARTIFACTS_DIR = Path("/tmp/referral-e2e-artifacts")  # noqa: S108 - a fixed, announced place
-TIMEOUT_MS = 20_000
-# Swagger UI's block ids are `operations-<tag>-<operationId>` (docs/openapi.yaml).
-
-
-def swagger_operations() -> set[str]:
-    """Swagger UI's element id of every operation of the schema: `operations-<tag>-<id>`."""
-    schema = SchemaGenerator().get_schema(request=None, public=True)
-    return {
-        f"operations-{operation['tags'][0]}-{operation['operationId']}"
-        for path_item in schema["paths"].values()
-        for operation in path_item.values()
-    }
-
-
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 # Schemes that never reach the network.
 IN_PAGE_SCHEMES = {"data", "blob", "about"}
-
-
-def _announce(config: pytest.Config, line: str) -> None:
-    """Print past pytest's output capture, so that `make test` shows it even with -q."""
-    reporter: Any = config.pluginmanager.get_plugin("terminalreporter")
-    capture: Any = config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None or capture is None:
-        return
-    with capture.global_and_fixture_disabled():
-        # Off the line of progress dots that -q leaves open.
-        reporter.write_line(f"\n{line}")
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Path:
-    """Debian's Chromium (Playwright's own browser download is not reachable from here)."""
-    if not CHROMIUM.exists():
-        result = subprocess.run(
-            ["bash", str(PROJECT_DIR / "scripts" / "install-browser.sh")],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        assert result.returncode == 0, f"install-browser.sh failed:\n{result.stdout}{result.stderr}"
-    assert CHROMIUM.exists(), f"{CHROMIUM} is still missing after scripts/install-browser.sh"
-    return CHROMIUM
-
-
-@pytest.fixture(scope="session")
-def artifacts_dir(pytestconfig: pytest.Config) -> Path:
-    path = Path(os.environ.get("E2E_ARTIFACTS_DIR") or DEFAULT_ARTIFACTS_DIR).resolve()
-    path.mkdir(parents=True, exist_ok=True)
-    _announce(pytestconfig, f"e2e browser screenshots: {path}")
-    return path
-
-
-@pytest.fixture(scope="session")
-def browser(chromium: Path) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @dataclass
@@ -167,6 +100,18 @@ def docs_page(
     with contextlib.suppress(PlaywrightError):
         page.screenshot(path=artifacts_dir / f"{request.node.name}-last.png")
     context.close()
+
+
+def swagger_operations() -> set[str]:
+    """Swagger UI's block ids, `operations-<tag>-<operationId>`, of every operation of the
+    committed schema (docs/openapi.yaml): all of them are on the page, and nothing else."""
+    schema = yaml.safe_load((PROJECT_DIR / "docs" / "openapi.yaml").read_text())
+    return {
+        f"operations-{operation['tags'][0]}-{operation['operationId']}"
+        for path in schema["paths"].values()
+        for method, operation in path.items()
+        if method in HTTP_METHODS
+    }
 
 
 def unique_phone() -> str:

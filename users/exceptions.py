@@ -35,7 +35,7 @@ class PhoneUndeliverableError(ApplicationError):
     phone_message = _("This number cannot receive SMS. Check it, or use another number.")
 
     def __init__(self) -> None:
-        super().__init__(errors={"phone": [self.phone_message]})
+        super().__init__(errors={"phone": [str(self.phone_message)]})
 
 
 class OtpAttemptsExceededError(ApplicationError):

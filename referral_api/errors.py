@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
+from redis.exceptions import ClusterError, ReadOnlyError, RedisClusterException, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
@@ -19,8 +20,19 @@ from referral_api.error_codes import ErrorCode
 
 logger = logging.getLogger(__name__)
 
-# Errors that mean a dependency is down, not that the request is wrong.
-OUTAGES = (RedisConnectionError, RedisTimeoutError, OperationalError, InterfaceError)
+# Errors that mean a dependency is down, not that the request is wrong. The Redis ones include a
+# failover's: a cluster without a primary for a slot (ClusterError, RedisClusterException,
+# TryAgainError) and a primary that became a replica (ReadOnlyError).
+OUTAGES = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ClusterError,
+    RedisClusterException,
+    TryAgainError,
+    ReadOnlyError,
+    OperationalError,
+    InterfaceError,
+)
 # Seconds a client should wait before retrying after a dependency outage.
 OUTAGE_RETRY_AFTER = 5
 

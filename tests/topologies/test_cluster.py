@@ -35,9 +35,7 @@ def test_cluster_logins_spread_their_keys_over_the_primaries(api_client, outbox)
         log_in(api_client, outbox, f"+7999000{number:04d}")
 
     holding = [
-        node.name
-        for node in _cluster().get_primaries()
-        if _node(node.host, node.port).dbsize() > 0
+        node.name for node in _cluster().get_primaries() if _node(node.host, node.port).dbsize() > 0
     ]
     assert len(holding) == 3
 

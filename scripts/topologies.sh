@@ -275,7 +275,10 @@ start_postgres() {
         root=$(mktemp -d /tmp/referral-pg.XXXXXX)
         chmod 755 -- "$root"
     fi
-    mkdir -p -- "$root/pgbouncer" "$root/replica-run"
+    # Written first, so that `stop` finds PgBouncer and the replica even if the start fails.
+    printf '%s\n' "$root" >"$dir/postgres-root"
+    mkdir -p -- "$root/pgbouncer" "$root/replica-run" "$root/replica"
+    chmod 700 -- "$root/replica"
     printf '"postgres" ""\n' >"$root/pgbouncer/userlist.txt"
     cat >"$root/pgbouncer/pgbouncer.ini" <<EOF
 ; written by scripts/topologies.sh
@@ -295,7 +298,9 @@ default_pool_size = 40
 pidfile = $root/pgbouncer/pgbouncer.pid
 logfile = $root/pgbouncer/pgbouncer.log
 EOF
-    if is_root; then chown -R postgres: -- "$root/pgbouncer" "$root/replica-run"; fi
+    if is_root; then
+        chown -R postgres: -- "$root/pgbouncer" "$root/replica-run" "$root/replica"
+    fi
     as_pg "$(pgbouncer_bin)" -d -q "$root/pgbouncer/pgbouncer.ini" ||
         die "pgbouncer did not start; see $root/pgbouncer/pgbouncer.log"
     wait_until 30 "pgbouncer on port $bouncer" pgbouncer_up "$bouncer"
@@ -327,7 +332,7 @@ EOF
         "DATABASE_REPLICA_URL=postgres://postgres@127.0.0.1:$replica/referral" \
         "PG_PRIMARY_URL=postgres://postgres@127.0.0.1:$PG_PORT/referral" \
         "PGBOUNCER_PORT=$bouncer" "PG_BIN=$PG_BIN" "PG_REPLICA_DATA=$data" \
-        "PG_REPLICA_PORT=$replica" "PG_TOPOLOGY_ROOT=$root"
+        "PG_REPLICA_PORT=$replica" "PG_TOPOLOGY_ROOT=$root" "TOPOLOGY_DIR=$dir"
     log "postgres: pgbouncer $bouncer -> primary $PG_PORT, replica $replica ($data)"
 }
 
@@ -383,6 +388,11 @@ cmd_stop_topology() {
         set +e
         PG_REPLICA_DATA= PG_TOPOLOGY_ROOT=
         load_env "$dir"
+        if [[ -f $dir/postgres-root ]]; then
+            PG_TOPOLOGY_ROOT=$(cat "$dir/postgres-root")
+            PG_REPLICA_DATA=$PG_TOPOLOGY_ROOT/replica
+            PG_BIN=${PG_BIN:-$(find_pg_bin)}
+        fi
         local pidfile pid
         for pidfile in "$dir"/*.pid ${PG_TOPOLOGY_ROOT:+"$PG_TOPOLOGY_ROOT"/pgbouncer/pgbouncer.pid}; do
             [[ -f $pidfile ]] || continue
@@ -407,7 +417,7 @@ cmd_stop_topology() {
         if [[ $PG_TOPOLOGY_ROOT == /tmp/referral-pg.* ]]; then
             rm -rf -- "$PG_TOPOLOGY_ROOT"
         fi
-        rm -f -- "$dir/env"
+        rm -f -- "$dir/env" "$dir/postgres-root"
         exit 0
     ) || true
     log "stopped the topology in $dir"
@@ -481,6 +491,8 @@ cmd_test() {
     local names=("$@") base name rc=0 began
     ((${#names[@]} > 0)) || names=(sentinel cluster postgres)
     trap cleanup_topologies EXIT
+    base=$(mktemp -d /tmp/referral-topologies.XXXXXX)
+    TEST_BASE=$base
     trap 'exit 130' INT
     trap 'exit 143' TERM
     trap 'exit 129' HUP

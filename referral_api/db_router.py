@@ -56,8 +56,12 @@ class ReplicaRouter:
         return db == DEFAULT_DB_ALIAS
 
 
+def replica_configured() -> bool:
+    return REPLICA in settings.DATABASES
+
+
 def replica_available() -> bool:
-    return REPLICA in settings.DATABASES and time.monotonic() >= _replica_down_until
+    return replica_configured() and time.monotonic() >= _replica_down_until
 
 
 def replica_reads(view: View) -> View:

@@ -433,6 +433,7 @@ REDIS_LIMIT_TESTS=(
     tests/users/test_otp_concurrency.py
     tests/users/test_sms_pumping.py
     tests/invites/test_activate_limits.py
+    tests/scaling
 )
 # run_tests NAME ENV_DIR [pytest arguments...]: pytest with the topology's env, in a subshell.
 run_tests() {

@@ -35,9 +35,7 @@ def test_request_code_concurrent_sends_to_one_phone_stop_at_its_hourly_limit(set
 
 
 @pytest.mark.django_db(transaction=True)
-def test_request_code_concurrent_sends_from_one_address_stop_at_its_hourly_limit(
-    settings, outbox
-):
+def test_request_code_concurrent_sends_from_one_address_stop_at_its_hourly_limit(settings, outbox):
     settings.OTP_SENDS_PER_IP_PER_HOUR = 5
 
     statuses = run_concurrently(THREADS, lambda index: send(f"+7999000{index:04d}", "10.0.0.1"))

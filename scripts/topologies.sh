@@ -7,6 +7,7 @@
 #   scripts/topologies.sh start postgres DIR   # PgBouncer (transaction mode) and a streaming
 #                                              # replica (pg_basebackup) of the PostgreSQL that
 #                                              # scripts/services.sh started: source its env first
+#   scripts/topologies.sh start pgbouncer DIR  # PgBouncer alone (make bench's --pgbouncer)
 #   scripts/topologies.sh stop DIR             # stop what DIR holds (idempotent, never fails)
 #   scripts/topologies.sh replica-stop DIR     # the replica tests take the replica away...
 #   scripts/topologies.sh replica-start DIR    # ...and bring it back
@@ -37,7 +38,7 @@ SENTINEL_DOWN_AFTER_MS=1000
 CLUSTER_NODE_TIMEOUT_MS=1000
 
 topologies_usage() {
-    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -260,12 +261,12 @@ replica_pg_ready() {
             -c 'SELECT pg_is_in_recovery()') == t ]]
 }
 
-start_postgres() {
-    local dir=$1 bouncer replica root data
+# postgres_root DIR: a folder the postgres user can reach for PgBouncer's and the replica's
+# files (DIR itself when it can), remembered in DIR/postgres-root for `stop`.
+postgres_root() {
+    local dir=$1 root
     [[ -n ${PG_PORT:-} && -n ${PG_BIN:-} ]] ||
         die "start scripts/services.sh first and source its env (PG_PORT, PG_BIN)"
-    read -r bouncer replica < <(free_ports 2)
-    # postgres runs PgBouncer and the replica: it must reach their files.
     root=$dir
     if is_root; then
         chmod a+rx -- "$dir"
@@ -277,8 +278,13 @@ start_postgres() {
     fi
     # Written first, so that `stop` finds PgBouncer and the replica even if the start fails.
     printf '%s\n' "$root" >"$dir/postgres-root"
-    mkdir -p -- "$root/pgbouncer" "$root/replica-run" "$root/replica"
-    chmod 700 -- "$root/replica"
+    printf '%s\n' "$root"
+}
+
+# start_pgbouncer ROOT PORT: PgBouncer in transaction mode in front of the primary.
+start_pgbouncer_in() {
+    local root=$1 bouncer=$2
+    mkdir -p -- "$root/pgbouncer"
     printf '"postgres" ""\n' >"$root/pgbouncer/userlist.txt"
     cat >"$root/pgbouncer/pgbouncer.ini" <<EOF
 ; written by scripts/topologies.sh
@@ -298,14 +304,18 @@ default_pool_size = 40
 pidfile = $root/pgbouncer/pgbouncer.pid
 logfile = $root/pgbouncer/pgbouncer.log
 EOF
-    if is_root; then
-        chown -R postgres: -- "$root/pgbouncer" "$root/replica-run" "$root/replica"
-    fi
+    if is_root; then chown -R postgres: -- "$root/pgbouncer"; fi
     as_pg "$(pgbouncer_bin)" -d -q "$root/pgbouncer/pgbouncer.ini" ||
         die "pgbouncer did not start; see $root/pgbouncer/pgbouncer.log"
     wait_until 30 "pgbouncer on port $bouncer" pgbouncer_up "$bouncer"
+}
 
-    data=$root/replica
+# start_replica_in ROOT PORT: a hot standby of the primary, copied with pg_basebackup.
+start_replica_in() {
+    local root=$1 replica=$2 data=$1/replica
+    mkdir -p -- "$root/replica-run" "$data"
+    chmod 700 -- "$data"
+    if is_root; then chown -R postgres: -- "$root/replica-run" "$data"; fi
     as_pg "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" -U postgres -D "$data" \
         --write-recovery-conf --wal-method=stream --checkpoint=fast >/dev/null ||
         die "pg_basebackup failed"
@@ -325,7 +335,27 @@ EOF
     as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$root/replica-run/postgres.log" -w -t 60 start \
         >/dev/null || die "the replica did not start; see $root/replica-run/postgres.log"
     wait_until 60 "the replica on port $replica" replica_pg_ready "$replica"
+}
 
+start_pgbouncer() {
+    local dir=$1 root bouncer
+    root=$(postgres_root "$dir")
+    read -r bouncer < <(free_ports 1)
+    start_pgbouncer_in "$root" "$bouncer"
+    write_topology_env "$dir" TOPOLOGY=pgbouncer \
+        "DATABASE_URL=postgres://postgres@127.0.0.1:$bouncer/referral" \
+        DJANGO_DB_PGBOUNCER=true "PGBOUNCER_PORT=$bouncer" "PG_BIN=$PG_BIN" \
+        "PG_TOPOLOGY_ROOT=$root" "TOPOLOGY_DIR=$dir"
+    log "pgbouncer: $bouncer -> primary $PG_PORT"
+}
+
+start_postgres() {
+    local dir=$1 root bouncer replica data
+    root=$(postgres_root "$dir")
+    data=$root/replica
+    read -r bouncer replica < <(free_ports 2)
+    start_pgbouncer_in "$root" "$bouncer"
+    start_replica_in "$root" "$replica"
     write_topology_env "$dir" TOPOLOGY=postgres \
         "DATABASE_URL=postgres://postgres@127.0.0.1:$bouncer/referral" \
         DJANGO_DB_PGBOUNCER=true \
@@ -358,7 +388,7 @@ cmd_replica() {
 cmd_start_topology() {
     local name=$1 dir rc=0
     case $name in
-        sentinel | cluster | postgres) ;;
+        sentinel | cluster | pgbouncer | postgres) ;;
         *) topologies_usage ;;
     esac
     dir=$(abspath "$2")

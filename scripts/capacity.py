@@ -11,20 +11,36 @@ windows live for an hour or a day), PostgreSQL rows added per table and WAL byte
 """
 
 import argparse
+import functools
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-# Top-level commands the app sends; everything else in commandstats ran inside a Lua script.
-TOP_LEVEL = {"evalsha", "eval", "wait", "zrem", "script|load", "zincrby", "expire", "del"}
+# Top-level commands the app sends; everything else in commandstats ran inside a Lua script
+# (commandstats counts both; the scripts use PEXPIRE, the leaderboard's pipeline EXPIRE).
+TOP_LEVEL = {"evalsha", "eval", "wait", "zrem", "script|load", "zincrby", "expire"}
+# This script's own commands.
+MEASURING = {"info", "scan", "memory|usage", "flushdb"}
+# Redis keys grouped by kind, for their count and size (MEMORY USAGE).
+KEY_KINDS = {
+    "referral:otp:{phone}:sends": re.compile(r"^referral:otp:\{[^}]+\}:sends$"),
+    "referral:otp:{phone}:code": re.compile(r"^referral:otp:\{[^}]+\}:code$"),
+    "referral:otp:{phone}:fails": re.compile(r"^referral:otp:\{[^}]+\}:fails$"),
+    "referral:otp:ip:<ip>": re.compile(r"^referral:otp:ip:"),
+    "referral:abuse:owner:<id>": re.compile(r"^referral:abuse:owner:"),
+    "referral:abuse:ip:<digest>": re.compile(r"^referral:abuse:ip:"),
+    "referral:leaderboard:*": re.compile(r"^referral:leaderboard:"),
+}
 TABLES = [
     "users_user",
     "users_session",
@@ -58,7 +74,20 @@ def measure(count: int) -> dict[str, Any]:
     redis.flushdb()
     outbox = MemoryBackend.outbox
 
-    def snapshot() -> dict[str, Any]:
+    def key_sizes() -> dict[str, list[int]]:
+        keys: dict[str, list[int]] = {kind: [0, 0] for kind in KEY_KINDS}
+        for key in redis.scan_iter(count=1000):
+            name = key.decode()
+            kind = next((kind for kind, shape in KEY_KINDS.items() if shape.match(name)), name)
+            held = keys.setdefault(kind, [0, 0])
+            held[0] += 1
+            held[1] += redis.memory_usage(key) or 0
+        return keys
+
+    def snapshot(*, before: bool) -> dict[str, Any]:
+        # The key scan is outside the measured interval: before the counters at the start,
+        # after them at the end.
+        keys = key_sizes() if before else {}
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_current_wal_lsn()")
             (lsn,) = cursor.fetchone()
@@ -67,7 +96,7 @@ def measure(count: int) -> dict[str, Any]:
                 cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed names
                 rows[table] = cursor.fetchone()[0]
         stats = redis.info("stats")
-        return {
+        taken = {
             "lsn": lsn,
             "rows": rows,
             "commands": {
@@ -78,6 +107,8 @@ def measure(count: int) -> dict[str, Any]:
             "net_out": stats["total_net_output_bytes"],
             "memory": redis.info("memory")["used_memory"],
         }
+        taken["keys"] = keys or key_sizes()
+        return taken
 
     def delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         with connection.cursor() as cursor:
@@ -85,6 +116,8 @@ def measure(count: int) -> dict[str, Any]:
             (wal,) = cursor.fetchone()
         commands = Counter(after["commands"])
         commands.subtract(before["commands"])
+        for name in MEASURING:
+            commands.pop(name, None)
         top = {name: n / count for name, n in commands.items() if n and name in TOP_LEVEL}
         inner = {name: n / count for name, n in commands.items() if n and name not in TOP_LEVEL}
         return {
@@ -94,6 +127,14 @@ def measure(count: int) -> dict[str, Any]:
             "redis_net_in_bytes": (after["net_in"] - before["net_in"]) / count,
             "redis_net_out_bytes": (after["net_out"] - before["net_out"]) / count,
             "redis_memory_held_bytes": (after["memory"] - before["memory"]) / count,
+            "redis_keys_added_per_op": {
+                kind: (held[0] - before["keys"].get(kind, [0, 0])[0]) / count
+                for kind, held in after["keys"].items()
+                if held[0] != before["keys"].get(kind, [0, 0])[0]
+            },
+            "redis_bytes_per_key": {
+                kind: held[1] / held[0] for kind, held in after["keys"].items() if held[0]
+            },
             "pg_rows_per_op": {
                 table: (after["rows"][table] - before["rows"][table]) / count
                 for table in TABLES
@@ -120,25 +161,34 @@ def measure(count: int) -> dict[str, Any]:
     try:
         with override_settings(**limits):
             client = APIClient()
+
+            def read_many(client: APIClient, url: str, times: int) -> None:
+                for _ in range(times):
+                    assert client.get(url).status_code == 200
+
+            def measured(name: str, work: Callable[[], Any]) -> Any:
+                before = snapshot(before=True)
+                done = work()
+                results[name] = delta(before, snapshot(before=False))
+                return done
+
             phones = [f"+7999{number:07d}" for number in range(count)]
-            before = snapshot()
-            users = [log_in(client, phone, number) for number, phone in enumerate(phones)]
-            results["sign-up (request-code + verify-code, a new phone)"] = delta(before, snapshot())
-
-            before = snapshot()
-            for number, phone in enumerate(phones):
-                log_in(client, phone, count + number)
-            results["sign-in (request-code + verify-code, a known phone)"] = delta(
-                before, snapshot()
+            users = measured(
+                "sign-up (request-code + verify-code, a new phone)",
+                lambda: [log_in(client, phone, number) for number, phone in enumerate(phones)],
             )
-
+            measured(
+                "sign-in (request-code + verify-code, a known phone)",
+                lambda: [log_in(client, phone, count + n) for n, phone in enumerate(phones)],
+            )
             owners = [body["user"]["invite_code"] for body in users[:10]]
-            before = snapshot()
-            for number in range(count):
-                phone = f"+7998{number:07d}"
-                log_in(client, phone, 2 * count + number, invite_code=owners[number % 10])
-            results["referral (sign-up with an invite code)"] = delta(before, snapshot())
-
+            measured(
+                "referral (sign-up with an invite code)",
+                lambda: [
+                    log_in(client, f"+7998{n:07d}", 2 * count + n, invite_code=owners[n % 10])
+                    for n in range(count)
+                ],
+            )
             client.credentials(**bearer(users[0]["access"]))
             reads = {
                 "GET /profile/": reverse("invites:profile-detail"),
@@ -146,10 +196,7 @@ def measure(count: int) -> dict[str, Any]:
                 "GET /leaderboard/": reverse("invites:leaderboard-list"),
             }
             for name, url in reads.items():
-                before = snapshot()
-                for _ in range(count):
-                    assert client.get(url).status_code == 200
-                results[name] = delta(before, snapshot())
+                measured(name, functools.partial(read_many, client, url, count))
     finally:
         redis.flushdb()
         connection.creation.destroy_test_db(old_name, verbosity=0)
@@ -162,13 +209,17 @@ def print_table(results: dict[str, Any], count: int) -> None:
         print(f"\n{name}")
         top = ", ".join(f"{n:g} {c}" for c, n in sorted(result["redis_top_level_per_op"].items()))
         inner = sum(result["redis_inside_scripts_per_op"].values())
-        print(f"  Redis round-trip commands: {result['redis_top_level_total']:g} ({top or '-'})")
+        print(f"  Redis commands sent: {result['redis_top_level_total']:g} ({top or '-'})")
         print(f"  Redis commands inside scripts: {inner:g}")
         print(
             f"  Redis network: {result['redis_net_in_bytes']:.0f} B in, "
             f"{result['redis_net_out_bytes']:.0f} B out"
         )
         print(f"  Redis memory held afterwards: {result['redis_memory_held_bytes']:.0f} B")
+        added = ", ".join(f"{n:g} {k}" for k, n in result["redis_keys_added_per_op"].items())
+        print(f"  Redis keys added: {added or '-'}")
+        sizes = ", ".join(f"{k} {n:.0f} B" for k, n in result["redis_bytes_per_key"].items())
+        print(f"  Redis key sizes afterwards (MEMORY USAGE, mean): {sizes or '-'}")
         rows = ", ".join(f"{n:g} {t}" for t, n in result["pg_rows_per_op"].items())
         print(f"  PostgreSQL rows added: {rows or '-'}")
         print(f"  PostgreSQL WAL: {result['pg_wal_bytes']:.0f} B")

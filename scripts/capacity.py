@@ -12,6 +12,7 @@ windows live for an hour or a day), PostgreSQL rows added per table and WAL byte
 
 import argparse
 import functools
+import io
 import json
 import os
 import re
@@ -52,7 +53,11 @@ TABLES = [
 ]
 
 
-def measure(count: int) -> dict[str, Any]:
+SEED_START = 1_000_000
+USER_AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X)"
+
+
+def measure(count: int, seed: int) -> dict[str, Any]:
     """Runs inside Django, on the services' PostgreSQL (a test database) and Redis."""
     import django
 
@@ -65,6 +70,7 @@ def measure(count: int) -> dict[str, Any]:
     from django_redis import get_redis_connection
     from rest_framework.test import APIClient
 
+    from rewards.services import reward_rule_create
     from tests.login import bearer, request_code, sent_code, verify_code
     from users.sms import MemoryBackend
 
@@ -182,6 +188,8 @@ def measure(count: int) -> dict[str, Any]:
                 lambda: [log_in(client, phone, count + n) for n, phone in enumerate(phones)],
             )
             owners = [body["user"]["invite_code"] for body in users[:10]]
+            # A referral program runs: each referral also writes its reward entries.
+            reward_rule_create(staff=None, referrer_amount=100, referee_amount=50)
             measured(
                 "referral (sign-up with an invite code)",
                 lambda: [
@@ -197,14 +205,45 @@ def measure(count: int) -> dict[str, Any]:
             }
             for name, url in reads.items():
                 measured(name, functools.partial(read_many, client, url, count))
+        results["bytes per row"] = row_sizes(seed)
     finally:
         redis.flushdb()
         connection.creation.destroy_test_db(old_name, verbosity=0)
     return results
 
 
-def print_table(results: dict[str, Any], count: int) -> None:
-    print(f"per operation, mean of {count} (scripts/capacity.py --count {count})")
+def row_sizes(seed: int) -> dict[str, float]:
+    """PostgreSQL bytes per row, indexes included, of the tables that grow with users and logins:
+    `seed` users loaded with COPY (bench_tools' seed_users), a session and a sighting each."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("seed_users", str(seed), "--start", str(SEED_START), stdout=io.StringIO())
+    first = f"+7999{SEED_START:07d}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO users_session (id, user_id, created_at, last_used_at, user_agent)"
+            " SELECT gen_random_uuid(), id, now(), now(), %s FROM users_user WHERE phone >= %s",
+            [USER_AGENT, first],
+        )
+        cursor.execute(
+            "INSERT INTO users_sighting (user_id, kind, digest, last_seen_at)"
+            " SELECT id, 'ip', encode(sha256(phone::bytea), 'hex'), now()"
+            " FROM users_user WHERE phone >= %s",
+            [first],
+        )
+        sizes = {}
+        for table in ("users_user", "users_session", "users_sighting"):
+            cursor.execute(f"VACUUM (ANALYZE) {table}")
+            cursor.execute(f"SELECT pg_total_relation_size('{table}'), count(*) FROM {table}")  # noqa: S608
+            total, rows = cursor.fetchone()
+            sizes[table] = total / rows
+    return sizes
+
+
+def print_table(results: dict[str, Any], count: int, seed: int) -> None:
+    print(f"per operation, mean of {count} (scripts/capacity.py --count {count} --seed {seed})")
+    row_bytes = results.pop("bytes per row")
     for name, result in results.items():
         print(f"\n{name}")
         top = ", ".join(f"{n:g} {c}" for c, n in sorted(result["redis_top_level_per_op"].items()))
@@ -223,16 +262,20 @@ def print_table(results: dict[str, Any], count: int) -> None:
         rows = ", ".join(f"{n:g} {t}" for t, n in result["pg_rows_per_op"].items())
         print(f"  PostgreSQL rows added: {rows or '-'}")
         print(f"  PostgreSQL WAL: {result['pg_wal_bytes']:.0f} B")
+    print(f"\nPostgreSQL bytes per row with its indexes, {seed:,} rows each:")
+    for table, size in row_bytes.items():
+        print(f"  {table}: {size:.0f} B")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=300, help="operations per scenario")
+    parser.add_argument("--seed", type=int, default=100_000, help="users loaded for row sizes")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--output", default="", help="also write the figures as JSON here")
     args = parser.parse_args()
     if args.inside:
-        print(json.dumps(measure(args.count)))
+        print(json.dumps(measure(args.count, args.seed)))
         return 0
 
     work = Path(tempfile.mkdtemp(prefix="referral-capacity-"))
@@ -243,12 +286,19 @@ def main() -> int:
             check=True,
             capture_output=True,
         )
-        env = dict(os.environ, DJANGO_DEBUG="false", DJANGO_LOG_LEVEL="WARNING")
+        env = dict(os.environ, DJANGO_DEBUG="false", DJANGO_LOG_LEVEL="WARNING", BENCH_TOOLS="true")
         for line in (services / "env").read_text().splitlines()[1:]:
             key, _, value = line.removeprefix("export ").partition("=")
             env[key] = value
         inside = subprocess.run(
-            [sys.executable, __file__, "--inside", "--count", str(args.count)],
+            [
+                sys.executable,
+                __file__,
+                "--inside",
+                *("--count", str(args.count)),
+                "--seed",
+                str(args.seed),
+            ],
             check=False,
             capture_output=True,
             text=True,
@@ -259,6 +309,8 @@ def main() -> int:
             print(inside.stderr, file=sys.stderr)
             return 1
         results = json.loads(inside.stdout.splitlines()[-1])
+        if args.output:
+            Path(args.output).write_text(json.dumps(results, indent=2))
     finally:
         subprocess.run(
             ["bash", str(PROJECT / "scripts/services.sh"), "stop", str(services)],
@@ -266,9 +318,7 @@ def main() -> int:
             capture_output=True,
         )
         subprocess.run(["rm", "-rf", "--", str(work)], check=False)
-    print_table(results, args.count)
-    if args.output:
-        Path(args.output).write_text(json.dumps(results, indent=2))
+    print_table(results, args.count, args.seed)
     return 0
 
 

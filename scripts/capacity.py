@@ -102,13 +102,20 @@ def measure(count: int, seed: int) -> dict[str, Any]:
                 cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed names
                 rows[table] = cursor.fetchone()[0]
         stats = redis.info("stats")
+        commandstats = redis.info("commandstats")
         taken = {
             "lsn": lsn,
             "rows": rows,
             "commands": {
                 name.removeprefix("cmdstat_"): value["calls"]
-                for name, value in redis.info("commandstats").items()
+                for name, value in commandstats.items()
             },
+            # Redis CPU of the top-level commands (a script's includes what it runs).
+            "usec": sum(
+                value["usec"]
+                for name, value in commandstats.items()
+                if name.removeprefix("cmdstat_") in TOP_LEVEL
+            ),
             "net_in": stats["total_net_input_bytes"],
             "net_out": stats["total_net_output_bytes"],
             "memory": redis.info("memory")["used_memory"],
@@ -130,6 +137,7 @@ def measure(count: int, seed: int) -> dict[str, Any]:
             "redis_top_level_per_op": top,
             "redis_inside_scripts_per_op": inner,
             "redis_top_level_total": sum(top.values()),
+            "redis_cpu_us": (after["usec"] - before["usec"]) / count,
             "redis_net_in_bytes": (after["net_in"] - before["net_in"]) / count,
             "redis_net_out_bytes": (after["net_out"] - before["net_out"]) / count,
             "redis_memory_held_bytes": (after["memory"] - before["memory"]) / count,
@@ -206,10 +214,28 @@ def measure(count: int, seed: int) -> dict[str, Any]:
             for name, url in reads.items():
                 measured(name, functools.partial(read_many, client, url, count))
         results["bytes per row"] = row_sizes(seed)
+        results["bytes per row"]["leaderboards, per referrer (3 sorted sets)"] = leaderboard_bytes(
+            seed
+        )
     finally:
         redis.flushdb()
         connection.creation.destroy_test_db(old_name, verbosity=0)
     return results
+
+
+def leaderboard_bytes(owners: int) -> float:
+    """Redis bytes per referrer in the three leaderboards (all time, month, week)."""
+    from django.utils import timezone
+    from django_redis import get_redis_connection
+
+    from invites import leaderboard
+
+    redis, now = get_redis_connection("default"), timezone.now()
+    redis.flushdb()
+    for owner_id in range(1, owners + 1):
+        leaderboard.record_referral(owner_id=owner_id, at=now)
+    held = sum(redis.memory_usage(key) or 0 for key in redis.scan_iter("referral:leaderboard:*"))
+    return held / owners
 
 
 def row_sizes(seed: int) -> dict[str, float]:
@@ -250,6 +276,7 @@ def print_table(results: dict[str, Any], count: int, seed: int) -> None:
         inner = sum(result["redis_inside_scripts_per_op"].values())
         print(f"  Redis commands sent: {result['redis_top_level_total']:g} ({top or '-'})")
         print(f"  Redis commands inside scripts: {inner:g}")
+        print(f"  Redis CPU (commandstats usec): {result['redis_cpu_us']:.0f} µs")
         print(
             f"  Redis network: {result['redis_net_in_bytes']:.0f} B in, "
             f"{result['redis_net_out_bytes']:.0f} B out"
@@ -262,7 +289,7 @@ def print_table(results: dict[str, Any], count: int, seed: int) -> None:
         rows = ", ".join(f"{n:g} {t}" for t, n in result["pg_rows_per_op"].items())
         print(f"  PostgreSQL rows added: {rows or '-'}")
         print(f"  PostgreSQL WAL: {result['pg_wal_bytes']:.0f} B")
-    print(f"\nPostgreSQL bytes per row with its indexes, {seed:,} rows each:")
+    print(f"\nBytes per row (PostgreSQL: with its indexes), {seed:,} rows each:")
     for table, size in row_bytes.items():
         print(f"  {table}: {size:.0f} B")
 

@@ -20,7 +20,8 @@ export PYTEST_ARGS
 RUN_ADDR ?= 127.0.0.1:8000
 OPENAPI := docs/openapi.yaml
 
-.PHONY: help install .venv messages makemessages run serve services services-stop lint schema test bench clean
+.PHONY: help install .venv messages makemessages run serve services services-stop lint schema test \
+	test-topologies bench clean
 
 help:
 	@echo "make install        uv sync --frozen (creates .venv)"
@@ -32,7 +33,10 @@ help:
 	@echo "make services-stop  stop them"
 	@echo "make lint           ruff, ruff format --check, mypy, migrations check, $(OPENAPI) check"
 	@echo "make schema         regenerate $(OPENAPI)"
-	@echo "make test           throwaway PostgreSQL + Redis, lint, pytest \$$PYTEST_ARGS (default -q)"
+	@echo "make test           throwaway PostgreSQL + Redis, lint, pytest \$$PYTEST_ARGS (default -q),"
+	@echo "                    then make test-topologies"
+	@echo "make test-topologies  Redis Sentinel, Redis Cluster, PgBouncer + a replica: each started"
+	@echo "                    on loopback, its tests run, stopped (TOPOLOGIES=sentinel cluster postgres)"
 	@echo "make bench          benchmark: 1M users, wrk against make serve (BENCH_ARGS=--quick)"
 	@echo "make clean          remove .venv and caches"
 
@@ -99,9 +103,16 @@ schema: install
 	$(UV) run python manage.py spectacular --validate --fail-on-warn --file $(OPENAPI)
 
 # Starts PostgreSQL + Redis in a mktemp dir, runs `make lint` and pytest against
-# them, and always stops them again (see scripts/test.sh).
+# them, then the topologies' tests, and always stops them again (see scripts/test.sh).
 test: install messages
 	bash scripts/test.sh
+
+# Each topology of docs/scaling.md started on loopback, its tests run against it, stopped again
+# (also on failure): see scripts/topologies.sh.
+TOPOLOGIES ?=
+export TOPOLOGIES
+test-topologies: install
+	bash scripts/topologies.sh test $(TOPOLOGIES)
 
 # Starts its own PostgreSQL + Redis, loads data, serves, drives wrk, prints one table, stops all.
 bench: install

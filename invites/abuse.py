@@ -16,18 +16,15 @@ from users.sightings import ClientMarks, seen_recently
 HOUR_MS = 3_600_000
 KEY_PREFIX = "referral:abuse"
 
-# Adds one event to each window and returns each window's count in the last hour, this one
-# included, in one atomic step: concurrent referrals each see a distinct count.
+# Adds one event to a window and returns its count in the last hour, this one included, in one
+# atomic step: concurrent referrals each see a distinct count. One window per script, so each
+# runs in its key's own slot of a Redis Cluster; the two signals are independent decisions.
 _COUNT_LUA = """
-local now, nonce = tonumber(ARGV[1]), ARGV[2]
-local counts = {}
-for i, key in ipairs(KEYS) do
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 3600000)
-  redis.call('ZADD', key, now, nonce)
-  redis.call('PEXPIRE', key, 3600000)
-  counts[i] = redis.call('ZCARD', key)
-end
-return counts
+local key, now, nonce = KEYS[1], tonumber(ARGV[1]), ARGV[2]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 3600000)
+redis.call('ZADD', key, now, nonce)
+redis.call('PEXPIRE', key, 3600000)
+return redis.call('ZCARD', key)
 """
 
 
@@ -47,10 +44,10 @@ def referral_signals(*, owner: User, referral: User, marks: ClientMarks, at: dat
         signals.append(Signal.SAME_DEVICE)
     if seen_recently(user_id=owner.pk, kind=Sighting.Kind.IP, digest=marks.ip, at=at):
         signals.append(Signal.SAME_IP)
-    owner_count, ip_count = redis_store.run_script(
-        _COUNT_LUA,
-        keys=[f"{KEY_PREFIX}:owner:{owner.pk}", f"{KEY_PREFIX}:ip:{marks.ip}"],
-        args=[redis_store.now_ms(), f"{referral.pk}"],
+    now, nonce = redis_store.now_ms(), f"{referral.pk}"
+    owner_count, ip_count = (
+        redis_store.run_script(_COUNT_LUA, keys=[key], args=[now, nonce])
+        for key in (f"{KEY_PREFIX}:owner:{owner.pk}", f"{KEY_PREFIX}:ip:{marks.ip}")
     )
     if owner_count > settings.REFERRALS_PER_OWNER_PER_HOUR:
         signals.append(Signal.VELOCITY)

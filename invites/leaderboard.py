@@ -123,7 +123,9 @@ def rebuild(*, now: datetime) -> dict[Period, int]:
     for period in Period:
         scores = expected_scores(period=period, now=now)
         key = _key(period, now)
-        building = f"{key}:rebuilding"
+        # RENAME needs both keys in one slot of a Redis Cluster: a key whose hash tag is the
+        # whole live key's name hashes exactly as the live key does.
+        building = f"{{{key}}}:rebuilding"
         with redis.pipeline(transaction=True) as pipe:
             pipe.delete(building)
             if scores:

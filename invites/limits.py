@@ -21,6 +21,15 @@ return wait_for(key, now, window, limit)
 )
 
 
+# Counts one failure. A script, like the check, so that on a failover topology the count waits
+# for a replica (`durable`): a failover right after cannot hand out an extra try.
+_FAILED_SCRIPT = """
+redis.call('ZADD', KEYS[1], tonumber(ARGV[1]), ARGV[2])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+return 1
+"""
+
+
 def _key(user_id: int) -> str:
     return f"referral:invite:failures:{user_id}"
 
@@ -38,7 +47,9 @@ def activation_wait(*, user_id: int) -> int:
 
 
 def activation_failed(*, user_id: int) -> None:
-    with redis_store.connection().pipeline() as pipe:
-        pipe.zadd(_key(user_id), {uuid.uuid4().hex: redis_store.now_ms()})
-        pipe.pexpire(_key(user_id), HOUR_MS)
-        pipe.execute()
+    redis_store.run_script(
+        _FAILED_SCRIPT,
+        keys=[_key(user_id)],
+        args=[redis_store.now_ms(), uuid.uuid4().hex, HOUR_MS],
+        durable=True,
+    )

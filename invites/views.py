@@ -26,6 +26,7 @@ from invites.serializers import (
     StaffLeaderboardSerializer,
 )
 from invites.services import invite_activate
+from referral_api.db_router import replica_reads
 from referral_api.error_codes import ErrorCode
 from referral_api.http import DEVICE_HEADER, client_ip, validated
 from referral_api.openapi import (
@@ -149,6 +150,7 @@ class ProfileViewSet(viewsets.GenericViewSet):
         ],
     )
     @action(detail=False, methods=["get"])
+    @replica_reads
     def referrals(self, request: Request) -> Response:
         user = signed_in_user(request)
         paginator = ReferralCursorPagination()
@@ -185,6 +187,7 @@ class ProfileViewSet(viewsets.GenericViewSet):
         ],
     )
     @action(detail=False, methods=["get"])
+    @replica_reads
     def stats(self, request: Request) -> Response:
         stats = referral_stats(user=signed_in_user(request), today=timezone.now().date())
         body = {
@@ -259,6 +262,7 @@ class LeaderboardViewSet(viewsets.GenericViewSet):
             )
         ],
     )
+    @replica_reads
     def read(self, request: Request) -> Response:
         user = signed_in_user(request)
         body, own = _standings(request, user_id=user.pk)
@@ -304,6 +308,7 @@ class StaffLeaderboardViewSet(viewsets.GenericViewSet):
             )
         ],
     )
+    @replica_reads
     def read(self, request: Request) -> Response:
         body, _ = _standings(request, user_id=None)
         body["results"] = [

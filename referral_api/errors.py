@@ -12,6 +12,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from redis.exceptions import ClusterError, ReadOnlyError, RedisClusterException, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
@@ -30,8 +31,19 @@ Message: TypeAlias = "str | StrPromise"
 
 logger = logging.getLogger(__name__)
 
-# Errors that mean a dependency is down, not that the request is wrong.
-OUTAGES = (RedisConnectionError, RedisTimeoutError, OperationalError, InterfaceError)
+# Errors that mean a dependency is down, not that the request is wrong. The Redis ones include a
+# failover's: a cluster without a primary for a slot (ClusterError, RedisClusterException,
+# TryAgainError) and a primary that became a replica (ReadOnlyError).
+OUTAGES = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ClusterError,
+    RedisClusterException,
+    TryAgainError,
+    ReadOnlyError,
+    OperationalError,
+    InterfaceError,
+)
 # Seconds a client should wait before retrying after a dependency outage.
 OUTAGE_RETRY_AFTER = 5
 

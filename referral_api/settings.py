@@ -8,8 +8,10 @@ import hashlib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -80,37 +82,98 @@ TEMPLATES = [
 ]
 
 # Database: SQLite for a first run, PostgreSQL (psycopg 3) everywhere else.
+# Behind a transaction-mode PgBouncer (docs/scaling.md), DJANGO_DB_PGBOUNCER=true: a transaction
+# may run on any server connection, so nothing may outlive one: no prepared statements (psycopg
+# would prepare on one server connection and execute on another) and no server-side cursors
+# (`QuerySet.iterator()` keeps one open across transactions).
+DJANGO_DB_PGBOUNCER = env.bool("DJANGO_DB_PGBOUNCER", default=False)
+
+
+def _postgres(config: dict[str, Any], *, pool_timeout: float) -> dict[str, Any]:
+    # A pool per process: connections stay open (no connect per request), and a server with
+    # many threads (the slow SMS gateway needs them) still opens only `max_size` of them.
+    config.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DJANGO_DB_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DJANGO_DB_POOL_MAX_SIZE", default=16),
+        "timeout": pool_timeout,
+    }
+    # Server-side binding lets psycopg prepare the statements a connection runs again and again
+    # (the profile's, the login's), so PostgreSQL plans each once, not on every request.
+    # Unnamed statements (binding without preparing) work through PgBouncer too.
+    config["OPTIONS"]["server_side_binding"] = True
+    prepare_threshold = env.int("DJANGO_DB_PREPARE_THRESHOLD", default=2)
+    config["OPTIONS"]["prepare_threshold"] = (
+        None if DJANGO_DB_PGBOUNCER or prepare_threshold == 0 else prepare_threshold
+    )
+    config["DISABLE_SERVER_SIDE_CURSORS"] = DJANGO_DB_PGBOUNCER
+    # Django's backend, with the pool's check replaced by referral_api.database's.
+    config["ENGINE"] = "referral_api.postgresql"
+    return config
+
+
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # A pool per process: connections stay open (no connect per request), and a server with
-    # many threads (the slow SMS gateway needs them) still opens only `max_size` of them.
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": env.int("DJANGO_DB_POOL_MIN_SIZE", default=2),
-        "max_size": env.int("DJANGO_DB_POOL_MAX_SIZE", default=16),
-        "timeout": env.float("DJANGO_DB_POOL_TIMEOUT", default=10.0),
-    }
-    # Server-side binding lets psycopg prepare the statements a connection runs again and again
-    # (the profile's, the login's), so PostgreSQL plans each once, not on every request.
-    # Behind a transaction-mode PgBouncer, set DJANGO_DB_PREPARE_THRESHOLD=0 (prepares nothing).
-    DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
-    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
-        env.int("DJANGO_DB_PREPARE_THRESHOLD", default=2) or None
-    )
-    # Django's backend, with the pool's check replaced by referral_api.database's.
-    DATABASES["default"]["ENGINE"] = "referral_api.postgresql"
+    _postgres(DATABASES["default"], pool_timeout=env.float("DJANGO_DB_POOL_TIMEOUT", default=10.0))
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=600)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A PostgreSQL streaming replica for the reads that tolerate lag (referral_api.db_router says
+# which). Its pool gives up after DJANGO_DB_REPLICA_TIMEOUT seconds, then those reads go to the
+# primary for a while: a replica that is down costs one short wait, not an outage. Tests use it
+# as a mirror of the test database (same name, on the replica's server).
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = _postgres(
+        env.db_url_config(DATABASE_REPLICA_URL),
+        pool_timeout=env.float("DJANGO_DB_REPLICA_TIMEOUT", default=1.0),
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["referral_api.db_router.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis holds OTPs, limits and counters. Without REDIS_URL an in-process Redis (fakeredis) stands
 # in, so the same Lua scripts run on a bare machine; it is one process only, and the deploy check
 # refuses it. No IGNORE_EXCEPTIONS: an outage must fail loudly.
+# Past one Redis (docs/scaling.md): REDIS_SENTINELS + REDIS_SENTINEL_MASTER reach the primary
+# through Sentinel (django-redis's Sentinel client follows a failover; REDIS_URL then gives only
+# the password and database number, its host is the master's name), or REDIS_CLUSTER=true makes
+# REDIS_URL one node of a Redis Cluster (redis-py's RedisCluster, through
+# referral_api.redis_store).
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
-    _redis_options: dict[str, Any] = {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}
+REDIS_SENTINELS = [
+    (host, int(port))
+    for host, _, port in (
+        address.strip().rpartition(":") for address in env.list("REDIS_SENTINELS", default=[])
+    )
+]
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="")
+REDIS_CLUSTER = env.bool("REDIS_CLUSTER", default=False)
+if REDIS_SENTINELS and not REDIS_SENTINEL_MASTER:
+    raise ImproperlyConfigured("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER, the master's name.")
+if REDIS_SENTINELS and REDIS_CLUSTER:
+    raise ImproperlyConfigured("Set REDIS_SENTINELS or REDIS_CLUSTER, not both.")
+if REDIS_CLUSTER and not REDIS_URL:
+    raise ImproperlyConfigured("REDIS_CLUSTER needs REDIS_URL, the address of one of its nodes.")
+# Failover topologies: the writes that consume a limit wait for a replica (redis_store).
+REDIS_FAILS_OVER = bool(REDIS_SENTINELS) or REDIS_CLUSTER
+_redis_options: dict[str, Any] = {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}
+if REDIS_SENTINELS:
+    _sentinel_url = urlsplit(REDIS_URL or "redis:///0")
+    _credentials, _at, _host = _sentinel_url.netloc.rpartition("@")
+    _netloc = f"{_credentials}{_at}{REDIS_SENTINEL_MASTER}"
+    _redis_location = urlunsplit(_sentinel_url._replace(netloc=_netloc))
+    REDIS_URL = REDIS_URL or _redis_location
+    _redis_options |= {
+        "CLIENT_CLASS": "django_redis.client.SentinelClient",
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        "SENTINELS": REDIS_SENTINELS,
+    }
+elif REDIS_CLUSTER:
+    _redis_location = REDIS_URL
+    _redis_options["CONNECTION_FACTORY"] = "referral_api.redis_store.ClusterConnectionFactory"
+elif REDIS_URL:
     _redis_location = REDIS_URL
 else:
     import fakeredis

@@ -211,6 +211,11 @@ def main() -> int:
     parser.add_argument("--read-seconds", type=int, default=1, help="length of one read slice")
     parser.add_argument("--rounds", type=int, default=25, help="interleaved rounds of the reads")
     parser.add_argument("--output", default="", help="also write the results as JSON here")
+    parser.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="serve through PgBouncer in transaction mode (scripts/topologies.sh, docs/scaling.md)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.users, args.referrals, args.seconds, args.rounds = 3_000, 1_000, 2, 1
@@ -282,6 +287,14 @@ def main() -> int:
         verify_lua.write_text(VERIFY_LUA)
         request_lua.write_text(REQUEST_CODE_LUA)
         paced_lua.write_text(PACED_LUA)
+
+        if args.pgbouncer:
+            # Loading went straight to PostgreSQL; the server goes through PgBouncer.
+            topology = ["bash", str(PROJECT / "scripts/topologies.sh"), "start", "pgbouncer"]
+            run([*topology, str(work)], env=env)
+            for line in (work / "env").read_text().splitlines()[1:]:
+                key, _, value = line.removeprefix("export ").partition("=")
+                env[key] = value
 
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -500,6 +513,9 @@ def main() -> int:
         if server is not None and server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
+        if args.pgbouncer:
+            topology = ["bash", str(PROJECT / "scripts/topologies.sh"), "stop", str(work)]
+            subprocess.run(topology, check=False)
         subprocess.run(
             ["bash", str(PROJECT / "scripts/services.sh"), "stop", str(services)], check=False
         )

@@ -483,4 +483,7 @@ main() {
     esac
 }
 
-main "$@"
+# scripts/topologies.sh sources this file for its helpers.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    main "$@"
+fi

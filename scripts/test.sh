@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Body of `make test`: throwaway PostgreSQL + Redis, `make lint`, pytest.
+# Body of `make test`: throwaway PostgreSQL + Redis, `make lint`, pytest, then the chosen
+# subsets against Redis Sentinel, Redis Cluster and PgBouncer + a replica (scripts/topologies.sh,
+# built on the same PostgreSQL).
 # The services live in a fresh mktemp dir and are stopped (and the dir
 # removed) on every exit: success, failure or interrupt.
-# Exit code: lint's or pytest's.
+# Exit code: lint's, pytest's or the topologies'.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -40,3 +42,11 @@ $MAKE --no-print-directory lint
 echo "== pytest $PYTEST_ARGS"
 # shellcheck disable=SC2086
 $UV run pytest $PYTEST_ARGS
+
+# TOPOLOGIES=none skips them (e.g. with PYTEST_ARGS naming a part of the suite).
+if [[ ${TOPOLOGIES:-} != none ]]; then
+    echo "== topologies ${TOPOLOGIES:-sentinel cluster postgres}"
+    export PG_PORT PG_BIN REDIS_URL
+    # shellcheck disable=SC2086
+    bash scripts/topologies.sh test ${TOPOLOGIES:-}
+fi

@@ -41,7 +41,10 @@ def phone_in_allowed_countries(phone: str) -> bool:
 
 def mask_phone(phone: str) -> str:
     """An E.164 number with every digit hidden but the country calling code and the last two:
-    "+79991234567" → "+7********67" (the same length; API.md › Leaderboard)."""
+    "+79991234567" → "+7********67" (the same length; API.md › Leaderboard). No phone (a user
+    not yet on the database replica that served the read) stays empty."""
+    if not phone:
+        return ""
     try:
         country_digits = len(str(phonenumbers.parse(phone).country_code))
     except phonenumbers.NumberParseException:

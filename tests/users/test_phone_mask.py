@@ -65,3 +65,7 @@ def test_mask_phone_without_a_known_country_code_keeps_one_leading_digit(phone, 
 @pytest.mark.parametrize("phone", ["+7", "+79", "+"])
 def test_mask_phone_too_short_to_hide_anything_is_left_as_it_is(phone) -> None:
     assert mask_phone(phone) == phone
+
+
+def test_mask_phone_no_phone_stays_empty() -> None:
+    assert mask_phone("") == ""

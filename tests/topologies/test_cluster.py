@@ -1,0 +1,66 @@
+"""Redis Cluster (scripts/topologies.sh start cluster): three primaries, three replicas. The suites
+of the limits run against it too; here, the keys spread over the primaries, and a primary is
+killed while clients log in."""
+
+import os
+import signal
+
+import pytest
+import redis
+from redis.cluster import RedisCluster
+
+from referral_api import redis_store
+from tests.login import log_in
+from tests.topologies.failover import run_failover
+from tests.topologies.plugin import record_figure
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# The phones of run_failover's logins start with +7990: this one's slot decides the node killed.
+KILLED_FOR = "referral:otp:{+79900000000}:sends"
+
+
+def _cluster() -> RedisCluster:
+    client = redis_store.connection()
+    assert isinstance(client, RedisCluster)
+    return client
+
+
+def _node(host: str, port: int) -> redis.Redis:
+    return redis.Redis(host=host, port=port, socket_timeout=1)
+
+
+def test_cluster_logins_spread_their_keys_over_the_primaries(api_client, outbox):
+    for number in range(20):
+        log_in(api_client, outbox, f"+7999000{number:04d}")
+
+    holding = [
+        node.name for node in _cluster().get_primaries() if _node(node.host, node.port).dbsize() > 0
+    ]
+    assert len(holding) == 3
+
+
+def test_cluster_primary_killed_logins_fail_over_without_a_restart(outbox):
+    cluster = _cluster()
+    slot = cluster.keyslot(KILLED_FOR)
+    primary, replica_node = cluster.nodes_manager.slots_cache[slot][:2]
+    replica = _node(replica_node.host, replica_node.port)
+
+    def kill_primary() -> None:
+        # Scripts are replicated as their effects: the replica has none of them cached.
+        assert replica.info("memory")["number_of_cached_scripts"] == 0
+        old = _node(primary.host, primary.port)
+        assert old.info("memory")["number_of_cached_scripts"] > 0
+        os.kill(old.info("server")["process_id"], signal.SIGKILL)
+
+    report = run_failover(outbox, kill_primary)
+
+    record_figure(report.line("cluster"))
+    assert report.violations == []
+    assert report.window_seconds < 30
+    assert report.logins_after >= 10
+    assert replica.info("replication")["role"] == "master"
+    assert cluster.get_node_from_key(KILLED_FOR).name == replica_node.name
+    # The promoted replica answered NOSCRIPT and the client loaded the scripts there.
+    assert replica.info("errorstats")["errorstat_NOSCRIPT"]["count"] >= 1
+    assert replica.info("memory")["number_of_cached_scripts"] >= 1

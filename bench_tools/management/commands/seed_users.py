@@ -20,6 +20,7 @@ from bench_tools.population import (
     InviteCodes,
     UserRow,
     copy_users,
+    foreign_keys_checked_once,
     reserve_user_ids,
     seed_phone,
     seed_rule_create,
@@ -113,7 +114,8 @@ class Command(BaseCommand):
 
         codes = InviteCodes()
         now = timezone.now()
-        with transaction.atomic():
+        tables = (User, RewardEntry, RewardBalance, ReferralDay)
+        with transaction.atomic(), foreign_keys_checked_once(*tables):
             first = reserve_user_ids(users)
             last = first + users - 1
             copy_users(
@@ -151,7 +153,7 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             # Settle the tables now (statistics, visibility map, hint bits): otherwise autovacuum
             # works through a million fresh rows in the middle of whatever runs next.
-            for model in (User, RewardEntry, RewardBalance, ReferralDay):
+            for model in tables:
                 cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
         self.stdout.write(
             f"{users} users created; {seed_phone(start)} has {referrals} referrals, "

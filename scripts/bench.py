@@ -32,6 +32,22 @@ UV = os.environ.get("UV", "uv").split()
 # the fastest rate seen on this machine (1,100 a second), so that no slice runs out of codes. A
 # slice that did would reuse spent codes, and its 400s would count as throughput.
 LOGIN_CODES_PER_SECOND = 3000
+# New users ready to activate an invite code, per second of an activation slice: several times the
+# fastest rate seen (66 a second; an activation is a transaction of about a dozen statements).
+ACTIVATIONS_PER_SECOND = 500
+# The referral program's reads, each measured for the user with 100,000 referrals and for one
+# with 10 (DESIGN.md: at least half the profile's rate, the same cost for both within 20 %).
+PROGRAM_READS = {
+    "GET /rewards/balance/": "/api/v1/rewards/balance/",
+    "GET /profile/stats/": "/api/v1/profile/stats/",
+    "GET /leaderboard/?period=all": "/api/v1/leaderboard/?period=all",
+    "GET /leaderboard/?period=month": "/api/v1/leaderboard/?period=month",
+    "GET /leaderboard/?period=week": "/api/v1/leaderboard/?period=week",
+}
+BIG, SMALL = "(100k referrals)", "(10 referrals)"
+ACTIVATE_OFF = "POST /activate-invite/ (no reward rule)"
+ACTIVATE_ON = "POST /activate-invite/ (reward rule on)"
+NAME_WIDTH = 48
 
 VERIFY_LUA = """
 local lines = {}
@@ -65,6 +81,25 @@ function request()
   local phone = string.format("+7999%07d", 5000000 + (math.random(0, 3999999)))
   return wrk.format("POST", "/api/v1/auth/request-code/",
     {["Content-Type"] = "application/json"}, '{"phone":"' .. phone .. '"}')
+end
+"""
+
+# Each request activates one invite code with the token of one new user (a user activates once).
+ACTIVATE_LUA = """
+local lines = {}
+for line in io.lines(os.getenv("BENCH_TOKENS_FILE")) do lines[#lines + 1] = line end
+local counter = 0
+function setup(thread)
+  thread:set("id", setup_count or 0)
+  setup_count = (setup_count or 0) + 1
+end
+function request()
+  counter = counter + 1
+  local line = lines[((counter - 1) * 2 + (id or 0)) % #lines + 1]
+  local token, code = line:match("([^,]+),([^,]+)")
+  return wrk.format("POST", "/api/v1/profile/activate-invite/",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token},
+    '{"invite_code":"' .. code .. '"}')
 end
 """
 
@@ -200,6 +235,22 @@ def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: flo
     raise RuntimeError(f"server did not start:\n{log.read_text()}")
 
 
+def staff_post(url: str, token: str, body: dict[str, object] | None = None) -> dict[str, object]:
+    """A staff API call, as staff would make it between two slices; its JSON answer."""
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        url,
+        data=json.dumps(body or {}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+        return json.loads(response.read())
+
+
+def per_round(values: list[float]) -> str:
+    return ", ".join(f"{value:.0%}" for value in values)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smoke test of the harness")
@@ -255,10 +306,17 @@ def main() -> int:
             env=env,
         )
         seed_seconds = time.monotonic() - started
+        # The leaderboards live in Redis only: built from PostgreSQL, as after a Redis loss.
+        run([*manage, "rebuild_leaderboards"], cwd=PROJECT, env=env)
+        if args.quick:
+            # The harness's own data must be what the one write path would have left.
+            run([*manage, "check_rewards"], cwd=PROJECT, env=env)
         # Writes and the slow gateway run for longer than a read slice.
         write_seconds = args.seconds if args.quick else 2 * args.seconds
         write_rounds = 1 if args.quick else 3
         codes = LOGIN_CODES_PER_SECOND * write_seconds * write_rounds
+        # Two activation slices a round, without and with a reward rule, and a warm-up slice.
+        activations = ACTIVATIONS_PER_SECOND * write_seconds * (2 * write_rounds + 1)
         fixtures = json.loads(
             run(
                 [
@@ -271,6 +329,12 @@ def main() -> int:
                         "--signin-codes-file",
                         str(work / "signin.txt"),
                     ),
+                    *(
+                        "--activations",
+                        str(activations),
+                        "--activations-file",
+                        str(work / "activate.txt"),
+                    ),
                 ],
                 cwd=PROJECT,
                 env=env,
@@ -279,14 +343,19 @@ def main() -> int:
         code_files = {
             kind: split_lines(work / f"{kind}.txt", write_rounds) for kind in ("signup", "signin")
         }
-        verify_lua, request_lua, paced_lua = (
+        # Round r's slice without a rule uses part 2r, its slice with a rule part 2r + 1; the
+        # warm-up the last part.
+        token_files = split_lines(work / "activate.txt", 2 * write_rounds + 1)
+        verify_lua, request_lua, paced_lua, activate_lua = (
             work / "verify.lua",
             work / "request.lua",
             work / "paced.lua",
+            work / "activate.lua",
         )
         verify_lua.write_text(VERIFY_LUA)
         request_lua.write_text(REQUEST_CODE_LUA)
         paced_lua.write_text(PACED_LUA)
+        activate_lua.write_text(ACTIVATE_LUA)
 
         if args.pgbouncer:
             # Loading went straight to PostgreSQL; the server goes through PgBouncer.
@@ -313,6 +382,7 @@ def main() -> int:
         seconds, memory = args.seconds, []
         profile_auth = [f"Authorization: Bearer {fixtures['profile_token']}"]
         owner_auth = [f"Authorization: Bearer {fixtures['owner_token']}"]
+        small_auth = [f"Authorization: Bearer {fixtures['small_token']}"]
         referrals = f"{base}/api/v1/profile/referrals/"
         reads = {
             "GET /healthz/": (f"{base}/healthz/", []),
@@ -323,6 +393,10 @@ def main() -> int:
                 owner_auth,
             ),
         }
+        # Each program read for the two owners in adjacent slices.
+        for endpoint, path in PROGRAM_READS.items():
+            reads[f"{endpoint} {BIG}"] = (f"{base}{path}", owner_auth)
+            reads[f"{endpoint} {SMALL}"] = (f"{base}{path}", small_auth)
         # The machine's speed drifts, by a factor of two within seconds at times, so the reads
         # are measured in many short interleaved rounds. Each slice is compared with the
         # /healthz/ rate at its own moment: interpolated between the /healthz/ slice that opens
@@ -351,14 +425,26 @@ def main() -> int:
                 )
             ]
         ratios = {name: statistics.median(values) for name, values in normalised.items()}
-        last_vs_first = statistics.median(
-            last / first
-            for last, first in zip(
-                normalised["GET /referrals/ last page"],
-                normalised["GET /referrals/ first page"],
-                strict=True,
+
+        def paired(numerators: list[float], denominators: list[float]) -> float:
+            """The median of the per-round quotients of two series of normalised rates."""
+            return statistics.median(
+                top / bottom for top, bottom in zip(numerators, denominators, strict=True)
             )
+
+        last_vs_first = paired(
+            normalised["GET /referrals/ last page"], normalised["GET /referrals/ first page"]
         )
+        # The program reads against the profile read of the same round, and big against small.
+        vs_profile = {
+            name: paired(normalised[name], normalised["GET /profile/"])
+            for name in reads
+            if name.endswith((BIG, SMALL))
+        }
+        big_vs_small = {
+            endpoint: paired(normalised[f"{endpoint} {BIG}"], normalised[f"{endpoint} {SMALL}"])
+            for endpoint in PROGRAM_READS
+        }
 
         # Logins in rounds, each with a /healthz/ slice of its own: distinct existing users
         # (sign-in) and distinct new phones (sign-up among the million, invite-code draws).
@@ -397,6 +483,59 @@ def main() -> int:
             ratios[name] = statistics.median(
                 run.rps / base_run.rps for run, base_run in zip(runs, login_base, strict=True)
             )
+
+        # Activations by new users (each activates once, an existing user's code), without and
+        # with a reward rule, in rounds of their own /healthz/ slice and the two slices, the
+        # order alternating from round to round so that a drifting machine favours neither.
+        # Staff switch the rule through the API between the slices.
+        staff_token = str(fixtures["staff_token"])
+        rule_id = fixtures["reward_rule_id"]
+        rules = f"{base}/api/v1/staff/reward-rules/"
+
+        def switch_rule(on: bool) -> None:
+            nonlocal rule_id
+            if on and rule_id is None:
+                rule_id = staff_post(rules, staff_token, fixtures["reward_rule"])["id"]
+            elif not on and rule_id is not None:
+                staff_post(f"{rules}{rule_id}/deactivate/", staff_token)
+                rule_id = None
+
+        def activate(name: str, part: Path, seconds: int = write_seconds) -> Result:
+            return wrk(
+                name,
+                f"{base}/",
+                seconds=seconds,
+                connections=16,
+                script=str(activate_lua),
+                env={**env, "BENCH_TOKENS_FILE": str(part)},
+            )
+
+        # A warm-up: every database connection of the pool has run an activation's statements
+        # (prepared, catalogue cached) before the first measured slice, as on a server up a while.
+        activate("warm-up", token_files[-1], seconds=args.seconds)
+        activation_rounds: dict[str, list[Result]] = {ACTIVATE_OFF: [], ACTIVATE_ON: []}
+        activation_base: list[Result] = []
+        for index in range(write_rounds):
+            activation_base.append(
+                wrk("GET /healthz/", f"{base}/healthz/", seconds=seconds, connections=16)
+            )
+            order = [ACTIVATE_OFF, ACTIVATE_ON] if index % 2 == 0 else [ACTIVATE_ON, ACTIVATE_OFF]
+            for name in order:
+                switch_rule(name == ACTIVATE_ON)
+                part = token_files[2 * index + (name == ACTIVATE_ON)]
+                activation_rounds[name].append(activate(name, part))
+        switch_rule(True)
+        for name, runs in activation_rounds.items():
+            results.append(median_result(name, runs))
+            ratios[name] = statistics.median(
+                run.rps / base_run.rps for run, base_run in zip(runs, activation_base, strict=True)
+            )
+        rule_on_vs_off = [
+            on.rps / off.rps
+            for on, off in zip(
+                activation_rounds[ACTIVATE_ON], activation_rounds[ACTIVATE_OFF], strict=True
+            )
+        ]
 
         # The slow gateway and profile reads at a steady pace, in rounds: the reads alone, then
         # the same reads while request-code keeps 220 calls waiting on the gateway.
@@ -454,20 +593,51 @@ def main() -> int:
         baseline = results[0].rps
         for result in results:
             ratios.setdefault(result.name, result.rps / baseline)
+        # The flood's effect on the paced reader, round by round (DESIGN.md: within 2x).
+        tail_growth = [
+            during.p99_ms / alone.p99_ms
+            for during, alone in zip(
+                flood_rounds["GET /profile/ paced, during request-code"],
+                flood_rounds["GET /profile/ paced, alone"],
+                strict=True,
+            )
+        ]
         print()
         print(f"seed: {args.users:,} users, {args.referrals:,} referrals in {seed_seconds:.0f} s")
         header = ("scenario", "req/s", "p50 ms", "p99 ms", "errors", "/healthz")
-        print("{:44} {:>9} {:>8} {:>8} {:>7} {:>9}".format(*header))
+        print(f"{{:{NAME_WIDTH}}} {{:>9}} {{:>8}} {{:>8}} {{:>7}} {{:>9}}".format(*header))
         for result in results:
             print(
-                f"{result.name:44} {result.rps:9.1f} {result.p50_ms:8.2f} {result.p99_ms:8.2f} "
-                f"{result.errors:7d} {ratios[result.name]:8.0%}"
+                f"{result.name:{NAME_WIDTH}} {result.rps:9.1f} {result.p50_ms:8.2f} "
+                f"{result.p99_ms:8.2f} {result.errors:7d} {ratios[result.name]:8.0%}"
             )
         print(
             f"medians of {args.rounds} interleaved rounds for the reads, of {write_rounds} "
-            "for the logins and the paced reads"
+            "for the logins, the activations and the paced reads"
         )
         print(f"referrals last page / first page: {last_vs_first:.0%}")
+        print(
+            "referral program reads, medians of per-round ratios (targets: each >= 50 % of the "
+            "profile; 100k within 20 % of 10 referrals):"
+        )
+        header = ("read", "100k/healthz", "/profile", "10/healthz", "/profile", "100k/10")
+        print("{:32} {:>12} {:>9} {:>11} {:>9} {:>8}".format(*header))
+        for endpoint in PROGRAM_READS:
+            big, small = f"{endpoint} {BIG}", f"{endpoint} {SMALL}"
+            print(
+                f"{endpoint:32} {ratios[big]:12.0%} {vs_profile[big]:9.0%} "
+                f"{ratios[small]:11.0%} {vs_profile[small]:9.0%} {big_vs_small[endpoint]:8.0%}"
+            )
+        print(
+            f"activations with a reward rule / without (target >= 60 %): "
+            f"{statistics.median(rule_on_vs_off):.0%} (rounds: {per_round(rule_on_vs_off)})"
+        )
+        print(
+            "profile p99 during the flood / alone (target <= 2x): "
+            f"{statistics.median(tail_growth):.1f}x (rounds: "
+            + ", ".join(f"{growth:.1f}x" for growth in tail_growth)
+            + ")"
+        )
         sign_ups = sum(run.requests for run in login_rounds["POST /verify-code/ (sign-up)"])
         print(
             f"invite-code collisions at sign-up: {collisions} in {sign_ups} sign-ups; "
@@ -482,10 +652,19 @@ def main() -> int:
                         "results": [result.__dict__ for result in results],
                         "ratio_to_healthz": ratios,
                         "referrals_last_vs_first": last_vs_first,
+                        "ratio_to_profile": vs_profile,
+                        "big_vs_small": big_vs_small,
+                        "activations_rule_on_vs_off": rule_on_vs_off,
+                        "profile_p99_during_flood_vs_alone": tail_growth,
                         "read_ratios_per_round": normalised,
                         "rounds": {
                             name: [r.__dict__ for r in runs]
-                            for name, runs in {**rounds, **login_rounds, **flood_rounds}.items()
+                            for name, runs in {
+                                **rounds,
+                                **login_rounds,
+                                **activation_rounds,
+                                **flood_rounds,
+                            }.items()
                         },
                         "memory_mib": memory,
                         "invite_code_collisions": collisions,
@@ -499,15 +678,24 @@ def main() -> int:
         if failures:
             print(f"no request completed in: {failures}", file=sys.stderr)
             return 1
-        failed_logins = [r.name for runs in login_rounds.values() for r in runs if r.errors]
-        if failed_logins:
-            # A login slice's rate counts only when every login succeeded.
+        failed_writes = [
+            r.name
+            for runs in {**login_rounds, **activation_rounds}.values()
+            for r in runs
+            if r.errors
+        ]
+        if failed_writes:
+            # A login or activation slice's rate counts only when every request succeeded.
             print(
-                f"logins failed in {failed_logins}: a server fault, or the slice ran out of "
-                "codes (raise LOGIN_CODES_PER_SECOND)",
+                f"logins or activations failed in {failed_writes}: a server fault, or the slice "
+                "ran out of codes or new users (raise LOGIN_CODES_PER_SECOND or "
+                "ACTIVATIONS_PER_SECOND)",
                 file=sys.stderr,
             )
             return 1
+        if args.quick:
+            # Every counter the activations and sign-ups wrote must still agree with its rows.
+            run([*manage, "check_rewards"], cwd=PROJECT, env=env)
         return 0
     finally:
         if server is not None and server.poll() is None:

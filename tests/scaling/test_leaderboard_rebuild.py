@@ -33,3 +33,26 @@ def test_rebuild_leaderboards_after_redis_lost_them_restores_every_period(make_u
         (owners[0].pk, 1),
         (owners[1].pk, 2),
     ]
+
+
+def test_rebuild_leaderboards_without_referrals_empties_stale_sets(make_user):
+    now = timezone.now()
+    stale = make_user()
+    leaderboard.record_referral(owner_id=stale.pk, at=now)  # Redis only: PostgreSQL has none
+
+    call_command("rebuild_leaderboards", stdout=StringIO())
+
+    for period in leaderboard.Period:
+        assert leaderboard.stored_scores(period=period, now=now) == {}
+
+
+def test_rebuild_leaderboards_keeps_the_periods_expiry(make_user):
+    now = timezone.now()
+    record_referral(referral=make_user(), owner=make_user(), at=now)
+
+    call_command("rebuild_leaderboards", stdout=StringIO())
+
+    redis = get_redis_connection("default")
+    assert redis.ttl("referral:leaderboard:all") == -1  # all time: never expires
+    assert {redis.ttl(key) > 0 for key in redis.scan_iter("referral:leaderboard:*:*")} == {True}
+    assert len(list(redis.scan_iter("referral:leaderboard:*:*"))) == 2

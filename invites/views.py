@@ -28,7 +28,7 @@ from invites.serializers import (
 from invites.services import invite_activate
 from referral_api.db_router import replica_reads
 from referral_api.error_codes import ErrorCode
-from referral_api.http import DEVICE_HEADER, client_ip, validated
+from referral_api.http import DEVICE_HEADER, client_ip, query_params, validated
 from referral_api.openapi import (
     FORBIDDEN,
     PARSE_ERROR,
@@ -218,7 +218,7 @@ INVALID_LEADERBOARD_QUERY = error_response(
 
 
 def _standings(request: Request, *, user_id: int | None) -> tuple[dict[str, Any], Any]:
-    query = validated(LeaderboardQuerySerializer, request.query_params.dict())
+    query = validated(LeaderboardQuerySerializer, query_params(request))
     period = leaderboard.Period(query["period"])
     now = timezone.now()
     top, own = leaderboard.standings(period=period, now=now, limit=query["limit"], user_id=user_id)

@@ -13,6 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from referral_api.http import query_params
+
 MAX_PAGE_SIZE = 100
 
 
@@ -31,7 +33,7 @@ class NewestFirstCursorPagination(CursorPagination):
     example_path = "/api/v1/profile/referrals/"
 
     def get_page_size(self, request: Request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
+        raw = query_params(request).get(self.page_size_query_param)
         if raw is None:
             return self.page_size
         field = serializers.IntegerField(min_value=self.min_page_size)
@@ -44,7 +46,7 @@ class NewestFirstCursorPagination(CursorPagination):
     def decode_cursor(self, request: Request) -> Cursor | None:
         # DRF skips characters outside base64 and never checks the position, so a forged cursor
         # could pass for the first page or fail deep inside the query: refuse both up front.
-        encoded = request.query_params.get(self.cursor_query_param)
+        encoded = query_params(request).get(self.cursor_query_param)
         if encoded is not None:
             try:
                 b64decode(encoded.encode("ascii"), validate=True)

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from referral_api.error_codes import ErrorCode
-from referral_api.http import validated
+from referral_api.http import query_params, validated
 from referral_api.openapi import (
     FORBIDDEN,
     NOT_FOUND,
@@ -282,7 +282,7 @@ class StaffRewardViewSet(viewsets.GenericViewSet):
         examples=[OpenApiExample("A page", value=STAFF_ENTRY_EXAMPLE, response_only=True)],
     )
     def list(self, request: Request) -> Response:
-        params = request.query_params.dict()
+        params = query_params(request)
         if params.get("phone", "").startswith(" "):
             # An unencoded `+` in a query string arrives as a space.
             params["phone"] = "+" + params["phone"].lstrip()

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import connection, models
 
+from invites.models import ReferralDay
 from rewards.models import RewardRule
 from rewards.services import reward_rule_create
 from users.invite_codes import INVITE_CODE_ALPHABET, INVITE_CODE_LENGTH
@@ -39,12 +40,21 @@ COLUMNS = (
     "password",
     "referred_by_id",
     "referred_at",
+    "referral_root",
     "referrals_count",
     "date_joined",
     "is_active",
     "is_staff",
     "is_superuser",
 )
+# Referrals per owner and UTC date among the users [first, last], as referral_record counts them.
+REFERRAL_DAYS_SQL = f"""
+INSERT INTO {ReferralDay._meta.db_table} (owner_id, date, referrals)
+SELECT referred_by_id, (referred_at AT TIME ZONE 'UTC')::date, COUNT(*)
+FROM {User._meta.db_table}
+WHERE id BETWEEN %(first)s AND %(last)s AND referred_by_id IS NOT NULL
+GROUP BY 1, 2
+"""  # noqa: S608  # nosec - table names come from the models
 # A row to COPY: id, phone index, referrer id or None, referred at or None, referrals count.
 UserRow = tuple[int, int, int | None, datetime | None, int]
 
@@ -104,8 +114,14 @@ def reserve_user_ids(count: int) -> int:
     return int(last) - count + 1
 
 
-def copy_users(rows: Iterable[UserRow], *, codes: InviteCodes, joined: datetime) -> None:
-    """COPY users with explicit ids (so that referrers can be named before they exist)."""
+def copy_users(
+    rows: Iterable[UserRow], *, codes: InviteCodes, joined: datetime, root: int | None = None
+) -> None:
+    """COPY users with explicit ids (so that referrers can be named before they exist).
+
+    A referred row's `referral_root` (the top of its chain) is `root`, or its referrer when
+    `root` is None: right for layouts one referral deep, whose referrers nobody referred.
+    """
     sql = f"COPY {User._meta.db_table} ({', '.join(COLUMNS)}) FROM STDIN"
     with connection.cursor() as cursor, cursor.copy(sql) as copy:
         for user_id, index, referrer, referred_at, referrals in rows:
@@ -117,6 +133,7 @@ def copy_users(rows: Iterable[UserRow], *, codes: InviteCodes, joined: datetime)
                     "!",
                     referrer,
                     referred_at,
+                    None if referrer is None else (root or referrer),
                     referrals,
                     joined,
                     True,

@@ -2,9 +2,9 @@
 
 import pytest
 from django.core.management import call_command
-from django_redis import get_redis_connection
 
 from tests.login import request_code, verify_code
+from tests.redis_keys import stored_keys
 from users.checks import check_production_safety
 from users.models import User
 from users.sms import SmsMessage
@@ -55,7 +55,7 @@ def test_request_code_gateway_failure_is_503_and_discards_the_code(api_client, s
         "errors": {},
     }
     assert int(response["Retry-After"]) >= 1
-    assert get_redis_connection("default").keys("referral:otp:{+79991234567}:code") == []
+    assert stored_keys("referral:otp:{+79991234567}:code") == []
 
 
 # The check reads only the settings; no connection is opened with them.

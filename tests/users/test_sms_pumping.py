@@ -4,11 +4,11 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
-from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from tests.concurrency import run_concurrently
 from tests.login import request_code
+from tests.redis_keys import stored_keys
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +52,7 @@ def test_request_code_allowed_countries_only(api_client, outbox, settings, phone
         assert response.status_code == 400
         assert response.json() == NOT_SENT_THERE
         assert outbox == []
-        assert get_redis_connection("default").keys("*") == []  # nothing stored, nothing counted
+        assert stored_keys() == []  # nothing stored, nothing counted
 
 
 def test_request_code_every_country_when_none_is_listed(api_client, outbox, settings):

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from bench_tools.population import (
     PHONE_INDEXES,
+    REFERRAL_DAYS_SQL,
     SMALL_REFERRALS,
     InviteCodes,
     UserRow,
@@ -62,13 +63,6 @@ SELECT user_id, unit,
        COALESCE(SUM(amount) FILTER (WHERE state = 'reversed'), 0)
 FROM {_ENTRIES} WHERE user_id BETWEEN %(first)s AND %(last)s
 GROUP BY user_id, unit
-"""  # noqa: S608  # nosec
-# Referrals per owner and UTC date, as referral_record counts them.
-_DAYS_SQL = f"""
-INSERT INTO {ReferralDay._meta.db_table} (owner_id, date, referrals)
-SELECT referred_by_id, (referred_at AT TIME ZONE 'UTC')::date, COUNT(*)
-FROM {_USERS} WHERE id BETWEEN %(first)s AND %(last)s AND referred_by_id IS NOT NULL
-GROUP BY 1, 2
 """  # noqa: S608  # nosec
 
 
@@ -149,7 +143,7 @@ class Command(BaseCommand):
                 cursor.execute(_ENTRIES_SQL, params)
                 entries = cursor.rowcount
                 cursor.execute(_BALANCES_SQL, params)
-                cursor.execute(_DAYS_SQL, params)
+                cursor.execute(REFERRAL_DAYS_SQL, params)
         with connection.cursor() as cursor:
             # Settle the tables now (statistics, visibility map, hint bits): otherwise autovacuum
             # works through a million fresh rows in the middle of whatever runs next.

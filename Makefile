@@ -21,7 +21,7 @@ RUN_ADDR ?= 127.0.0.1:8000
 OPENAPI := docs/openapi.yaml
 
 .PHONY: help install .venv messages makemessages run serve services services-stop lint schema test \
-	test-topologies bench clean
+	test-topologies bench bench-chains clean
 
 help:
 	@echo "make install        uv sync --frozen (creates .venv)"
@@ -38,6 +38,8 @@ help:
 	@echo "make test-topologies  Redis Sentinel, Redis Cluster, PgBouncer + a replica: each started"
 	@echo "                    on loopback, its tests run, stopped (TOPOLOGIES=sentinel cluster postgres)"
 	@echo "make bench          benchmark: 1M users, wrk against make serve (BENCH_ARGS=--quick)"
+	@echo "make bench-chains   an activation at the bottom of referral chains 1k-100k deep"
+	@echo "                    (CHAIN_BENCH_ARGS='--depths 1 1000 --rounds 10')"
 	@echo "make clean          remove .venv and caches"
 
 install:
@@ -117,6 +119,12 @@ test-topologies: install
 # Starts its own PostgreSQL + Redis, loads data, serves, drives wrk, prints one table, stops all.
 bench: install
 	$(UV) run python scripts/bench.py $(BENCH_ARGS)
+
+# Its own PostgreSQL + Redis; chains loaded by COPY; activations at their bottoms timed (about
+# 2 minutes; docs/performance.md › Deep referral chains).
+CHAIN_BENCH_ARGS ?=
+bench-chains: install
+	$(UV) run python scripts/chain_bench.py $(CHAIN_BENCH_ARGS)
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis

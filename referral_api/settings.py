@@ -287,6 +287,8 @@ OTP_ANDROID_APP_HASH = env.str("OTP_ANDROID_APP_HASH", default="")
 JWT_ACCESS_MINUTES = env.int("JWT_ACCESS_MINUTES", default=5)
 JWT_REFRESH_DAYS = env.int("JWT_REFRESH_DAYS", default=30)
 JWT_SESSION_MAX_DAYS = env.int("JWT_SESSION_MAX_DAYS", default=30)
+# manage.py prune_sessions deletes sessions this many days after they ended.
+SESSION_PRUNE_AFTER_DAYS = env.int("SESSION_PRUNE_AFTER_DAYS", default=30)
 # Derived from the secret key under its own label, so a leaked token key never reveals the
 # secret key; production sets a separate JWT_SIGNING_KEY.
 _jwt_signing_key = env.str("JWT_SIGNING_KEY", default="")

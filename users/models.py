@@ -135,7 +135,16 @@ class Session(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["user", "-created_at"], name="session_user_idx")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="session_user_idx"),
+            # manage.py prune_sessions finds ended sessions through these two, in batches:
+            # the logged-out or revoked ones (a partial index, written only when one ends) and
+            # those past their lifetime, by their login time.
+            models.Index(
+                fields=["ended_at"], name="session_ended_idx", condition=Q(ended_at__isnull=False)
+            ),
+            models.Index(fields=["created_at"], name="session_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"session {self.pk} of {self.user_id}"

@@ -1,4 +1,4 @@
-"""Delete the sessions that ended more than SESSION_PRUNE_AFTER_DAYS ago (run it daily from cron)."""
+"""Delete the sessions that ended over SESSION_PRUNE_AFTER_DAYS ago (run it daily from cron)."""
 
 from typing import Any
 

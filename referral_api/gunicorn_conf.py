@@ -27,7 +27,7 @@ keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 # Off by default: the app logs every request itself, as JSON with its request id, route (not
 # path), status and duration (docs/operations.md › Logs). `GUNICORN_ACCESS_LOG=-` turns gunicorn's
-# on, as JSON lines too.
+# on (or a file path), as JSON lines too.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "") or None
 errorlog = "-"
 # Request lines only: a query string never carries a code or token in this API, and no client
@@ -38,7 +38,12 @@ access_log_format = '"%(r)s" %(s)s %(b)s %(M)sms'
 def _json_logging(access_log: str | None) -> dict[str, object]:
     """Gunicorn's own lines (start, workers, errors) in the app's JSON format, one a line."""
     stream = {"class": "logging.StreamHandler", "formatter": "json"}
-    access_handler = "access" if access_log == "-" else "discard"
+    if access_log is None:
+        access: dict[str, object] = {"class": "logging.NullHandler"}
+    elif access_log == "-":
+        access = {**stream, "stream": "ext://sys.stdout"}
+    else:
+        access = {"class": "logging.FileHandler", "formatter": "json", "filename": access_log}
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -46,13 +51,12 @@ def _json_logging(access_log: str | None) -> dict[str, object]:
         "handlers": {
             "console": {**stream, "stream": "ext://sys.stderr"},
             "error_console": {**stream, "stream": "ext://sys.stderr"},
-            "access": {**stream, "stream": "ext://sys.stdout"},
-            "discard": {"class": "logging.NullHandler"},
+            "access": access,
         },
         "root": {"level": "INFO", "handlers": ["console"]},
         "loggers": {
             "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
-            "gunicorn.access": {"level": "INFO", "handlers": [access_handler], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
         },
     }
 

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
 
 from referral_api import metrics
@@ -47,6 +48,7 @@ class RequestLogMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        request_finished.connect(_forget_request_id, dispatch_uid="referral_api.request_log")
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         rid = _incoming_id(request) or uuid.uuid4().hex
@@ -77,9 +79,12 @@ class RequestLogMiddleware:
             request_id.reset(token)
             raise
         # Django logs a 4xx or 5xx (`django.request`) after the middleware has returned: the id
-        # stays until the server closes the response.
-        response._resource_closers.append(lambda: request_id.set(None))
+        # stays until the server closes the response (`_forget_request_id`).
         return response
+
+
+def _forget_request_id(**kwargs: object) -> None:
+    request_id.set(None)
 
 
 # Methods are a label: anything else a client sends is counted as `other`.

@@ -9,7 +9,11 @@ from collections.abc import Callable
 
 import phonenumbers
 from django.db import transaction
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Histogram, disable_created_metrics
+
+# No `*_created` series: gunicorn's multi-process mode does not serve them, and a single process
+# should not serve more than the deployment does.
+disable_created_metrics()
 
 HTTP_REQUESTS = Counter(
     "referral_http_requests_total",

@@ -77,7 +77,7 @@ def otp_request(*, phone: str, client_ip: str) -> OtpSent:
         case "cooldown":
             raise OtpCooldownError(retry_after=result.retry_after)
         case "phone_limit" | "ip_limit" | "prefix_limit":
-            raise OtpSendLimitError(retry_after=result.retry_after)
+            raise OtpSendLimitError(retry_after=result.retry_after, limit=f"otp_{result.status}")
     if fixed_code is None:
         try:
             send_sms(phone=phone, text=login_code_text(phone=phone, code=code))

@@ -73,7 +73,7 @@ def _page(
     """A page; a refused form gets the refusal's status (and `Retry-After`), as in the API."""
     if refusal is not None:
         status = refusal.status_code
-        count_throttled(status, refusal.code)
+        count_throttled(status, refusal.limit or refusal.code)
     response = render(request, f"web/{template}", values, status=status)
     if refusal is not None and refusal.retry_after:
         response.headers["Retry-After"] = str(refusal.retry_after)

@@ -249,6 +249,33 @@ def test_api_refusals_with_429_are_counted_by_limit(api_client, outbox):
     assert cooldown.moved == 1
 
 
+def test_send_limits_are_told_apart(api_client, outbox, settings):
+    settings.OTP_RESEND_COOLDOWN_SECONDS = 0
+    settings.OTP_SENDS_PER_PHONE_PER_HOUR = 1
+    request_code(api_client)
+
+    with Delta("referral_throttled_total", limit="otp_phone_limit") as phone_limit:
+        response = request_code(api_client)
+
+    assert response.status_code == 429
+    assert response.json()["code"] == ErrorCode.THROTTLED
+    assert phone_limit.moved == 1
+
+
+def test_invite_activation_failures_limit_is_counted(user, settings):
+    settings.INVITE_ACTIVATE_FAILURES_PER_HOUR = 1
+    client = APIClient()
+    client.force_authenticate(user=fresh(user))
+    url = reverse("invites:profile-activate-invite")
+    client.post(url, {"invite_code": "ZZZZZ9"})
+
+    with Delta("referral_throttled_total", limit="invite_activation_failures") as limited:
+        response = client.post(url, {"invite_code": "ZZZZZ8"})
+
+    assert response.status_code == 429
+    assert limited.moved == 1
+
+
 def test_web_page_refusals_with_429_are_counted_by_limit(outbox):
     browser = Client()
     send_code(browser, PHONE)

@@ -60,6 +60,7 @@ THROTTLED = Counter(
 
 # The label of a request that matched no URL pattern: a raw path would be unbounded.
 UNMATCHED_ROUTE = "unmatched"
+STATIC_ROUTE = "static"
 
 
 def after_commit(count: Callable[[], None]) -> None:

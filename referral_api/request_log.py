@@ -29,11 +29,14 @@ logger = logging.getLogger(__name__)
 
 
 def route_of(request: HttpRequest) -> str:
-    """The matched URL pattern's name (`users:auth-request-code`), or `unmatched`."""
+    """The matched URL pattern's name (`users:auth-request-code`), `static` for a file WhiteNoise
+    served before any pattern was tried, or `unmatched`."""
     match = getattr(request, "resolver_match", None)
-    if match is None or not match.view_name:
-        return metrics.UNMATCHED_ROUTE
-    return str(match.view_name)
+    if match is not None and match.view_name:
+        return str(match.view_name)
+    if settings.STATIC_URL and request.path.startswith(settings.STATIC_URL):
+        return metrics.STATIC_ROUTE
+    return metrics.UNMATCHED_ROUTE
 
 
 def _incoming_id(request: HttpRequest) -> str | None:

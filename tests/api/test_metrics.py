@@ -107,6 +107,15 @@ def test_request_route_is_the_pattern_name_never_the_path(api_client):
     assert unmatched.moved == 1
 
 
+def test_static_files_count_as_one_route(api_client, settings):
+    static = {"route": "static", "method": "GET", "status": "404"}
+
+    with Delta("referral_http_requests_total", **static) as counted:
+        api_client.get(f"{settings.STATIC_URL}no-such-file.css")
+
+    assert counted.moved == 1
+
+
 # ------------------------------------------------------------------------------- codes
 
 

@@ -30,3 +30,4 @@ class InviteActivationThrottledError(ApplicationError):
     code = ErrorCode.THROTTLED
     message = _("Too many failed activation attempts. Try again later.")
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    limit = "invite_activation_failures"

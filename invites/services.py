@@ -18,6 +18,7 @@ from invites.exceptions import (
 )
 from invites.models import ReferralDay
 from invites.selectors import invite_owner
+from referral_api import metrics
 from referral_api.errors import ServiceUnavailableError
 from rewards.services import reward_entries_for_referral
 from users.models import User
@@ -153,6 +154,13 @@ def _write_referral(*, user: User, owner: User, at: datetime, marks: ClientMarks
         leaderboard.record_referral(owner_id=owner.pk, at=at)
 
     transaction.on_commit(count_in_leaderboards, robust=True)
+
+    def count_in_metrics() -> None:
+        metrics.REFERRALS.inc()
+        for signal in signals:
+            metrics.REFERRALS_FLAGGED.labels(signal).inc()
+
+    metrics.after_commit(count_in_metrics)
 
 
 def invite_activate(*, user: User, code: str, marks: ClientMarks | None = None) -> User:

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from referral_api import metrics
 from referral_api.error_codes import ErrorCode
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ class ApplicationError(Exception):
     code: ClassVar[ErrorCode]
     message: Message = _("The request could not be completed.")
     status_code = 400
+    # For a 429: which limit refused (the metrics' label); the code when unset.
+    limit: str | None = None
 
     def __init__(
         self,
@@ -62,8 +65,10 @@ class ApplicationError(Exception):
         *,
         retry_after: int | None = None,
         errors: dict[str, list[str]] | None = None,
+        limit: str | None = None,
     ) -> None:
         self.message = message or self.message
+        self.limit = limit or self.limit
         self.errors = errors or {}
         # Whole seconds, at least 1, until the request can succeed (sent as `Retry-After`).
         self.retry_after = None if retry_after is None else max(1, int(retry_after))
@@ -99,6 +104,7 @@ def _flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 def _application_error_response(exc: ApplicationError) -> Response:
+    count_throttled(exc.status_code, exc.limit or exc.code)
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
     if exc.status_code == status.HTTP_401_UNAUTHORIZED:
         headers["WWW-Authenticate"] = 'Bearer realm="api"'
@@ -150,7 +156,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
     response.data = api_exception_body(exc)
+    count_throttled(response.status_code, response.data["code"])
     return response
+
+
+def count_throttled(status_code: int, limit: str) -> None:
+    """Count a 429 by its limit: every refusal with 429 is answered here or by the web pages,
+    which call this too."""
+    if status_code == status.HTTP_429_TOO_MANY_REQUESTS:
+        metrics.THROTTLED.labels(str(limit)).inc()
 
 
 def api_exception_body(exc: exceptions.APIException) -> dict[str, Any]:

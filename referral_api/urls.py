@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularSwaggerView
 
 from referral_api.api_docs import RedocView, SchemaView
 from referral_api.health import HealthView, ReadinessView
+from referral_api.metrics_view import metrics_view
 
 api_v1 = [
     path("", include("users.urls", namespace="users")),
@@ -18,6 +19,7 @@ urlpatterns = [
     path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("healthz/", HealthView.as_view(), name="healthz"),
     path("readyz/", ReadinessView.as_view(), name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     # The web interface: /, /i/<code>/, sign-in, the profile and /.well-known/ (docs/web.md).
     path("", include("web.urls", namespace="web")),

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from referral_api import metrics
 from rewards.exceptions import RewardNotFoundError, RewardStateConflictError
 from rewards.models import RewardBalance, RewardEntry, RewardRule
 from users.models import User
@@ -167,6 +168,8 @@ def reward_entries_for_referral(
     if rule.referee_amount:
         entries.append(entry(referral, Kind.REFEREE, rule.referee_amount))
     RewardEntry.objects.bulk_create(entries)
+    if entries:
+        metrics.after_commit(lambda: metrics.REWARD_ENTRIES.labels(str(state)).inc(len(entries)))
     # In user id order, like every other multi-row write here, so transactions never deadlock.
     for created in sorted(entries, key=lambda item: item.user_id):
         field = _BALANCE_FIELD[state]
@@ -203,6 +206,7 @@ def _move(entry: RewardEntry, to: State, **fields: object) -> None:
         setattr(entry, name, value)
     entry.state = to
     entry.save(update_fields=["state", *fields])
+    metrics.after_commit(lambda: metrics.REWARD_ENTRIES.labels(str(to)).inc())
 
 
 @transaction.atomic

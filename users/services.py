@@ -13,6 +13,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from invites.selectors import invite_owner
 from invites.services import referral_record
+from referral_api import metrics
 from referral_api.errors import OUTAGE_RETRY_AFTER, ServiceUnavailableError
 from users import otp
 from users.exceptions import (
@@ -76,7 +77,7 @@ def otp_request(*, phone: str, client_ip: str) -> OtpSent:
         case "cooldown":
             raise OtpCooldownError(retry_after=result.retry_after)
         case "phone_limit" | "ip_limit" | "prefix_limit":
-            raise OtpSendLimitError(retry_after=result.retry_after)
+            raise OtpSendLimitError(retry_after=result.retry_after, limit=f"otp_{result.status}")
     if fixed_code is None:
         try:
             send_sms(phone=phone, text=login_code_text(phone=phone, code=code))
@@ -84,6 +85,9 @@ def otp_request(*, phone: str, client_ip: str) -> OtpSent:
             # A code nobody received must not stay guessable; the send still counts toward
             # the limits, so a failing gateway cannot be used to get around them.
             otp.discard_code(phone=phone)
+            metrics.SMS_FAILURES.labels(
+                metrics.provider_name(settings.SMS_BACKEND), _failure_reason(exc)
+            ).inc()
             if isinstance(exc, SmsInvalidNumberError):
                 logger.warning("SMS not sent to %s: %s", mask_phone(phone), exc)
                 raise PhoneUndeliverableError() from exc
@@ -94,12 +98,23 @@ def otp_request(*, phone: str, client_ip: str) -> OtpSent:
             # The resend cooldown has started with this send: no sooner can a retry succeed.
             retry_after = max(OUTAGE_RETRY_AFTER, settings.OTP_RESEND_COOLDOWN_SECONDS)
             raise ServiceUnavailableError(retry_after=retry_after) from exc
+        metrics.OTP_CODES_SENT.labels(metrics.country_code_of(phone)).inc()
     return OtpSent(phone=phone, code=code)
+
+
+def _failure_reason(exc: Exception) -> str:
+    if isinstance(exc, SmsInvalidNumberError):
+        return "invalid_number"
+    return "unavailable" if isinstance(exc, SmsError) else "error"
 
 
 def otp_verify(*, phone: str, code: str) -> None:
     """Consume the phone's code, or count the wrong try and raise."""
     result = otp.check_code(phone=phone, code=code)
+    # Redis has answered: whatever the request does next, this check happened.
+    # The script's answers are a fixed set: ok, invalid, expired, burned (that try used up the
+    # code's attempts) and locked (the phone's failure cap).
+    metrics.OTP_VERIFICATIONS.labels(result.status).inc()
     match result.status:
         case "ok":
             return

@@ -25,6 +25,7 @@ from referral_api.errors import (
     OUTAGES,
     ApplicationError,
     ServiceUnavailableError,
+    count_throttled,
 )
 from referral_api.http import DEVICE_HEADER, client_ip
 from users.exceptions import (
@@ -72,6 +73,7 @@ def _page(
     """A page; a refused form gets the refusal's status (and `Retry-After`), as in the API."""
     if refusal is not None:
         status = refusal.status_code
+        count_throttled(status, refusal.limit or refusal.code)
     response = render(request, f"web/{template}", values, status=status)
     if refusal is not None and refusal.retry_after:
         response.headers["Retry-After"] = str(refusal.retry_after)

@@ -51,8 +51,8 @@ RUN apt-get update \
 # would double their size in the image for nothing.
 RUN export DJANGO_SECRET_KEY=collectstatic-only-build-time-key \
     && python manage.py collectstatic --noinput \
-    && PYTHONDONTWRITEBYTECODE= python manage.py check \
-    && PYTHONDONTWRITEBYTECODE= python -c "import referral_api.wsgi, gunicorn.app.wsgiapp, gunicorn.workers.gthread, gunicorn.glogging" \
+    && PYTHONDONTWRITEBYTECODE='' python manage.py check \
+    && PYTHONDONTWRITEBYTECODE='' python -c "import referral_api.wsgi, gunicorn.app.wsgiapp, gunicorn.workers.gthread, gunicorn.glogging" \
     && python -m compileall -q manage.py referral_api users invites rewards web \
     && useradd --system --uid 10001 --user-group --no-create-home --home-dir /app app
 

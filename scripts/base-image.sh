@@ -38,6 +38,8 @@ mmdebstrap=$(bash scripts/install-tools.sh mmdebstrap)
 work=$(mktemp -d /tmp/referral-base-image.XXXXXX)
 trap 'rm -rf -- "$work"' EXIT
 
+# The hooks are expanded by mmdebstrap's shell ($1: the root file system), hence single quotes.
+# shellcheck disable=SC2016
 # The dpkg filters of Debian's -slim images: no manuals, documentation or translations.
 # Recommends are off inside the image too, as in Debian's container images. The merged-usr hook
 # lays out /usr as bookworm expects without the usrmerge package (which would pull in Perl).

@@ -135,7 +135,9 @@ in_image() {
     local env=()
     mapfile -t env <"$env_file"
     if [[ -n $root ]]; then
-        # --kill-child: when unshare ends, so does everything in the PID namespace.
+        # --kill-child: when unshare ends, so does everything in the PID namespace. The inner
+        # script expands its own arguments, hence single quotes.
+        # shellcheck disable=SC2016
         "${limit[@]}" unshare --mount --pid --fork --kill-child --mount-proc="$root/proc" -- \
             bash -c 'set -e; root=$1; shift
                 mount --rbind /dev "$root/dev"

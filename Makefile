@@ -21,7 +21,7 @@ RUN_ADDR ?= 127.0.0.1:8000
 OPENAPI := docs/openapi.yaml
 
 .PHONY: help install .venv messages makemessages run serve services services-stop lint schema test \
-	test-topologies bench bench-chains clean
+	test-topologies image image-test bench bench-chains clean
 
 help:
 	@echo "make install        uv sync --frozen (creates .venv)"
@@ -34,9 +34,12 @@ help:
 	@echo "make lint           ruff, ruff format --check, mypy, migrations check, $(OPENAPI) check"
 	@echo "make schema         regenerate $(OPENAPI)"
 	@echo "make test           throwaway PostgreSQL + Redis, lint, pytest \$$PYTEST_ARGS (default -q),"
-	@echo "                    then make test-topologies"
+	@echo "                    then make test-topologies and make image-test"
 	@echo "make test-topologies  Redis Sentinel, Redis Cluster, PgBouncer + a replica: each started"
 	@echo "                    on loopback, its tests run, stopped (TOPOLOGIES=sentinel cluster postgres)"
+	@echo "make image          build the Dockerfile as $(IMAGE) (docker, else podman; see docs/operations.md)"
+	@echo "make image-test     run $(IMAGE) on PostgreSQL + Redis: healthcheck, Postman collection,"
+	@echo "                    check --deploy refusals, contents and size (builds it first)"
 	@echo "make bench          benchmark: 1M users, wrk against make serve (BENCH_ARGS=--quick)"
 	@echo "make bench-chains   an activation at the bottom of referral chains 1k-100k deep"
 	@echo "                    (CHAIN_BENCH_ARGS='--depths 1 1000 --rounds 10')"
@@ -115,6 +118,17 @@ TOPOLOGIES ?=
 export TOPOLOGIES
 test-topologies: install
 	bash scripts/topologies.sh test $(TOPOLOGIES)
+
+# The production image. `docker build` where a Docker engine answers, otherwise podman with chroot
+# isolation on a base pulled or built from Debian packages (scripts/base-image.sh).
+IMAGE ?= referral-api:latest
+export IMAGE
+image:
+	bash scripts/image.sh build
+
+# Starts the image on DATABASE_URL/REDIS_URL (its own services when unset), checks it, stops it.
+image-test: image
+	bash scripts/image.sh test
 
 # Starts its own PostgreSQL + Redis, loads data, serves, drives wrk, prints one table, stops all.
 bench: install

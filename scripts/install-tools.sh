@@ -3,6 +3,9 @@
 #
 #   scripts/install-tools.sh compose    # a Compose implementation that validates
 #                                       # docker-compose.yml without a Docker engine
+#   scripts/install-tools.sh podman     # podman, to build the image without a Docker engine
+#   scripts/install-tools.sh mmdebstrap # mmdebstrap, to build a stand-in base image from
+#                                       # Debian packages when no registry is reachable
 #
 # `compose` is satisfied by the Compose v2 plugin (`docker compose`) when present; otherwise
 # Debian's `docker-compose` (Compose v1.29, Python) is installed without its recommended
@@ -17,7 +20,7 @@ die() {
 }
 
 usage() {
-    echo "usage: $0 compose" >&2
+    echo "usage: $0 compose|podman|mmdebstrap" >&2
     exit 2
 }
 
@@ -59,10 +62,18 @@ cmd_compose() {
     compose_command || die "docker-compose still not found after install"
 }
 
+# A command named like its Debian package: installed when missing, its name printed.
+cmd_package() {
+    command -v "$1" >/dev/null 2>&1 || apt_install "$1"
+    command -v "$1" >/dev/null 2>&1 || die "$1 still not found after install"
+    echo "$1"
+}
+
 main() {
     (($# == 1)) || usage
     case $1 in
         compose) cmd_compose ;;
+        podman | mmdebstrap) cmd_package "$1" ;;
         *) usage ;;
     esac
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Body of `make test`: throwaway PostgreSQL + Redis, `make lint`, pytest, then the chosen
 # subsets against Redis Sentinel, Redis Cluster and PgBouncer + a replica (scripts/topologies.sh,
-# built on the same PostgreSQL).
+# built on the same PostgreSQL), then the production image built and run on the same services
+# (scripts/image.sh; IMAGE_TEST=none skips it).
 # The services live in a fresh mktemp dir and are stopped (and the dir
 # removed) on every exit: success, failure or interrupt.
 # Exit code: lint's, pytest's or the topologies'.
@@ -49,4 +50,10 @@ if [[ ${TOPOLOGIES:-} != none ]]; then
     export PG_PORT PG_BIN REDIS_URL
     # shellcheck disable=SC2086
     bash scripts/topologies.sh test ${TOPOLOGIES:-}
+fi
+
+if [[ ${IMAGE_TEST:-} != none ]]; then
+    echo "== image"
+    bash scripts/image.sh build
+    bash scripts/image.sh test
 fi

@@ -1,0 +1,363 @@
+#!/usr/bin/env bash
+# The production image (Dockerfile), built and run.
+#
+#   scripts/image.sh build   # docker build where a Docker engine answers, else podman build
+#   scripts/image.sh test    # start the built image on PostgreSQL + Redis, check it, stop it
+#
+# build: without a Docker engine, podman builds with chroot isolation (no container runtime
+# needed). Its base image comes from scripts/base-image.sh: pulled, or a stand-in built from
+# Debian packages where no registry is reachable. The host's CA bundle is mounted over the
+# image's own for the build only, so PyPI is reachable through a host's custom CA while the
+# image keeps Debian's bundle.
+#
+# test: the image's contents (user, no compiler, no caches, size under MAX_IMAGE_MB), then the
+# image started as its entry point and command on the loopback PostgreSQL and Redis named by
+# DATABASE_URL and REDIS_URL (its own, from scripts/services.sh, when they are unset). Where the
+# runtime can start containers that is `run --network host`; where it cannot (no rlimits for
+# the OCI runtime, as in some sandboxes), the image's root filesystem runs under chroot as the
+# image's user, with the image's environment and working directory, in private mount and PID
+# namespaces (the root file system stays read-only, /tmp is a tmpfs). Then: the image's own
+# HEALTHCHECK command passes, the Postman collection passes (newman), and the entry point's
+# `check --deploy` refuses an unsafe environment. Everything started is stopped on exit.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+IMAGE=${IMAGE:-referral-api:latest}
+# Size limits, in MB: compressed (as a registry stores it and a host pulls it: the issue's
+# 250 MB), and unpacked (on disk; the base is 125 MB of it, Python with Debian's
+# python3:3.11-slim-bookworm) as a guard against growth.
+MAX_IMAGE_MB=${MAX_IMAGE_MB:-250}
+MAX_UNPACKED_MB=${MAX_UNPACKED_MB:-330}
+HOST_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+# Shared with tests/e2e/test_newman.py: `npm ci` empties node_modules first.
+NPM_LOCK=/tmp/referral-postman-npm.lock
+
+log() { printf '== image: %s\n' "$*" >&2; }
+die() {
+    printf 'image: error: %s\n' "$*" >&2
+    exit 1
+}
+
+usage() {
+    echo "usage: $0 build|test" >&2
+    exit 2
+}
+
+# docker where an engine answers (`docker info`), else podman (installed when missing).
+engine() {
+    if command -v docker >/dev/null 2>&1 && timeout 20 docker info >/dev/null 2>&1; then
+        echo docker
+    else
+        bash scripts/install-tools.sh podman
+    fi
+}
+
+# ------------------------------------------------------------------------------------ build
+
+cmd_build() {
+    local engine started
+    engine=$(engine)
+    started=$(date +%s)
+    if [[ $engine == docker ]]; then
+        docker build --tag "$IMAGE" .
+    else
+        bash scripts/base-image.sh "$(sed -n 's/^FROM[[:space:]]\+//p' Dockerfile | head -1)"
+        local ca=()
+        [[ -r $HOST_CA_BUNDLE ]] && ca=(--volume "$HOST_CA_BUNDLE:$HOST_CA_BUNDLE:ro")
+        # The docker format keeps HEALTHCHECK (OCI image configs have no such field).
+        podman build --isolation chroot --format docker --layers --pull=missing \
+            "${ca[@]}" --tag "$IMAGE" .
+    fi
+    log "built $IMAGE with $engine in $(($(date +%s) - started)) s, $(image_mb "$engine") MB"
+}
+
+image_mb() {
+    local bytes
+    bytes=$("$1" image inspect --format '{{.Size}}' "$IMAGE")
+    echo $((bytes / 1000000))
+}
+
+# ------------------------------------------------------------------------------------- test
+
+work=
+services_dir=
+root=
+server_pid=
+engine_name=
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM HUP
+    set +e
+    stop_server
+    if [[ -n $root ]]; then
+        podman image unmount "$IMAGE" >/dev/null
+    fi
+    if [[ -n $services_dir ]]; then
+        bash scripts/services.sh stop "$services_dir" >/dev/null
+        rm -rf -- "$services_dir"
+    fi
+    if [[ -n $work ]]; then
+        rm -rf -- "$work"
+    fi
+    exit "$rc"
+}
+
+# One field of the image's configuration, as JSON.
+config() {
+    "$engine_name" image inspect --format "{{json .Config.$1}}" "$IMAGE"
+}
+
+# A JSON list of strings (or null) as NUL-separated words, for `mapfile -d ''`.
+json_words() {
+    python3 -c 'import json, sys
+for word in json.loads(sys.stdin.read()) or []:
+    sys.stdout.write(word + "\0")'
+}
+
+can_run_containers() {
+    [[ $engine_name == docker ]] && return 0
+    timeout 120 podman run --rm --network host --entrypoint /bin/true "$IMAGE" >/dev/null 2>&1
+}
+
+# in_image [--timeout S] ENV_FILE COMMAND...: COMMAND in the image as its user and working
+# directory, with the image's environment plus the NAME=value lines of ENV_FILE; in the
+# foreground, stopped after S seconds if given.
+in_image() {
+    local limit=()
+    if [[ $1 == --timeout ]]; then
+        limit=(timeout --kill-after=10 "$2")
+        shift 2
+    fi
+    local env_file=$1
+    shift
+    local env=()
+    mapfile -t env <"$env_file"
+    if [[ -n $root ]]; then
+        # --kill-child: when unshare ends, so does everything in the PID namespace. The inner
+        # script expands its own arguments, hence single quotes.
+        # shellcheck disable=SC2016
+        "${limit[@]}" unshare --mount --pid --fork --kill-child --mount-proc="$root/proc" -- \
+            bash -c 'set -e; root=$1; shift
+                mount --rbind /dev "$root/dev"
+                mount -t tmpfs -o mode=1777,size=256m tmpfs "$root/tmp"
+                exec chroot --userspec="$USER_SPEC" --groups="${USER_SPEC#*:}" "$root" "$@"' \
+            _ "$root" /usr/bin/env -i -C "$WORKDIR" "${IMAGE_ENV[@]}" "${env[@]}" "$@"
+    else
+        local flags=()
+        for line in "${env[@]}"; do flags+=(--env "$line"); done
+        "${limit[@]}" "$engine_name" run --rm --network host "${flags[@]}" \
+            --entrypoint "$1" "$IMAGE" "${@:2}"
+    fi
+}
+
+start_server() {
+    local env_file=$1 log_file=$2
+    shift 2
+    in_image "$env_file" "$@" >"$log_file" 2>&1 &
+    server_pid=$!
+}
+
+stop_server() {
+    [[ -n $server_pid ]] || return 0
+    if kill -0 "$server_pid" 2>/dev/null; then
+        # As `docker stop`: TERM to the container's first process, KILL after a grace period.
+        # Under chroot that is the PID namespace's init, the child of unshare (the child of
+        # this script's background subshell); `podman run` passes the signal on itself.
+        local child target
+        child=$(ps -o pid= --ppid "$server_pid" | head -1 | tr -d ' ')
+        target=$child
+        if [[ -n $child && $(ps -o comm= -p "$child") == unshare ]]; then
+            target=$(ps -o pid= --ppid "$child" | head -1 | tr -d ' ')
+        fi
+        kill -TERM "${target:-$server_pid}" 2>/dev/null || true
+        for _ in $(seq 1 40); do
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.5
+        done
+        if [[ -n $child ]]; then
+            kill -KILL "$child" 2>/dev/null || true
+        fi
+        kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=
+}
+
+free_port() {
+    python3 -c 'import random, socket
+for _ in range(100):
+    port = random.randint(20000, 32000)
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        print(port)
+        break'
+}
+
+random_key() { python3 -c "import secrets; print(secrets.token_urlsafe($1))"; }
+
+check_contents() {
+    local user size packed
+    user=$(config User | tr -d '"')
+    [[ -n $user && ${user%%:*} != 0 && ${user%%:*} != root ]] || die "the image runs as root"
+    size=$(image_mb "$engine_name")
+    # What a registry stores and a host pulls: the layers gzip-compressed. gzip -1 compresses
+    # less than a registry push does, so this is an upper bound (and 3 times faster).
+    packed=$(("$("$engine_name" save "$IMAGE" | gzip -1 -c | wc -c)" / 1000000))
+    log "size $size MB unpacked (limit $MAX_UNPACKED_MB MB), $packed MB compressed (limit" \
+        "$MAX_IMAGE_MB MB); user $user"
+    ((packed < MAX_IMAGE_MB)) || die "the image is $packed MB compressed, over $MAX_IMAGE_MB MB"
+    ((size < MAX_UNPACKED_MB)) || die "the image is $size MB unpacked, over $MAX_UNPACKED_MB MB"
+    [[ -n $root ]] || return 0
+    local found
+    found=$(cd "$root" && find usr/bin usr/local/bin -maxdepth 1 \
+        \( -name gcc -o -name 'gcc-*' -o -name cc -o -name c++ -o -name g++ -o -name clang \
+        -o -name ld -o -name make \) -print)
+    [[ -z $found ]] || die "a compiler or build tool is left in the image: $found"
+    found=$(cd "$root" && find . -xdev \( -name .cache -o -path ./root/.cache \
+        -o -path ./tmp/uv-cache -o -name pip-cache \) -print 2>/dev/null | head -5)
+    [[ -z $found ]] || die "a cache is left in the image: $found"
+    log "no compiler, no pip or uv cache"
+}
+
+cmd_test() {
+    engine_name=$(engine)
+    "$engine_name" image exists "$IMAGE" 2>/dev/null || "$engine_name" image inspect "$IMAGE" >/dev/null ||
+        die "$IMAGE is not built: run make image"
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    trap 'exit 129' HUP
+    work=$(mktemp -d /tmp/referral-image-test.XXXXXX)
+    chmod 755 "$work"
+
+    if [[ -z ${DATABASE_URL:-} || -z ${REDIS_URL:-} ]]; then
+        services_dir=$(mktemp -d /tmp/referral-image-services.XXXXXX)
+        bash scripts/services.sh start "$services_dir" >&2
+        # shellcheck disable=SC1091
+        source "$services_dir/env"
+    fi
+
+    if can_run_containers; then
+        log "starting containers with $engine_name run --network host"
+    else
+        log "the runtime cannot start containers: running the image's root filesystem under chroot"
+        root=$(podman image mount "$IMAGE")
+    fi
+    mapfile -d '' -t IMAGE_ENV < <(config Env | json_words)
+    USER_SPEC=$(config User | tr -d '"')
+    [[ $USER_SPEC == *:* ]] || USER_SPEC=$USER_SPEC:$USER_SPEC
+    WORKDIR=$(config WorkingDir | tr -d '"')
+    export USER_SPEC
+    local entrypoint=() command=() healthcheck=()
+    mapfile -d '' -t entrypoint < <(config Entrypoint | json_words)
+    mapfile -d '' -t command < <(config Cmd | json_words)
+    mapfile -d '' -t healthcheck < <(config Healthcheck.Test | json_words)
+    [[ ${healthcheck[0]:-} == CMD ]] || die "no HEALTHCHECK CMD in the image"
+    healthcheck=("${healthcheck[@]:1}")
+
+    check_contents
+
+    # A production environment on the test run's services. Redis database 2 keeps the
+    # server's keys apart from the unit tests' (0) and the live tests' (1).
+    local port
+    port=$(free_port)
+    cat >"$work/env" <<EOF
+HOME=$WORKDIR
+DATABASE_URL=$DATABASE_URL
+REDIS_URL=${REDIS_URL%/*}/2
+DJANGO_SECRET_KEY=$(random_key 50)
+JWT_SIGNING_KEY=$(random_key 32)
+DJANGO_DEBUG=false
+DJANGO_ALLOWED_HOSTS=127.0.0.1,localhost
+HOST=127.0.0.1
+PORT=$port
+GUNICORN_WORKERS=2
+GUNICORN_THREADS=16
+SMS_DELAY_MIN_SECONDS=0.05
+SMS_DELAY_MAX_SECONDS=0.1
+OTP_SENDS_PER_IP_PER_HOUR=10000
+EOF
+
+    # The entry point checks and migrates in that safe environment; only the command it then
+    # runs exposes the codes, which the collection reads in place of an SMS.
+    log "starting ${entrypoint[*]} ${command[*]} on 127.0.0.1:$port"
+    start_server "$work/env" "$work/server.log" \
+        "${entrypoint[@]}" env OTP_EXPOSE_CODE=true "${command[@]}"
+    local deadline=$((SECONDS + 180))
+    until in_image --timeout 10 "$work/env" "${healthcheck[@]}" >/dev/null 2>&1; do
+        if ! kill -0 "$server_pid" 2>/dev/null || ((SECONDS > deadline)); then
+            cat "$work/server.log" >&2
+            die "the image's HEALTHCHECK did not pass"
+        fi
+        sleep 1
+    done
+    log "HEALTHCHECK passes after $((SECONDS + 180 - deadline)) s"
+
+    local phone
+    phone=+7999$(python3 -c 'import secrets; print(f"{secrets.randbelow(10**7):07d}")')
+    in_image --timeout 120 "$work/env" python manage.py createsuperuser --noinput --phone "$phone" >&2
+    run_newman "http://127.0.0.1:$port" "$phone"
+    stop_server
+    log "stopped; server log tail:"
+    tail -5 "$work/server.log" >&2
+
+    refuses "$work/env" "users.E005" DJANGO_DEBUG=true
+    refuses "$work/env" "users.E003" DJANGO_SECRET_KEY=short
+    log "passed"
+}
+
+# refuses ENV_FILE CHECK_ID NAME=value: the entry point with one unsafe variable exits non-zero
+# and names the check.
+refuses() {
+    local env_file=$1 id=$2 setting=$3 rc=0
+    grep -v "^${setting%%=*}=" "$env_file" >"$work/unsafe.env"
+    echo "$setting" >>"$work/unsafe.env"
+    in_image --timeout 180 "$work/unsafe.env" "${entrypoint[@]}" "${command[@]}" \
+        >"$work/unsafe.log" 2>&1 || rc=$?
+    if ((rc == 0 || rc == 124)) || ! grep -q "$id" "$work/unsafe.log"; then
+        cat "$work/unsafe.log" >&2
+        die "the entry point did not refuse $setting (exit $rc)"
+    fi
+    log "$setting: the entry point exits $rc ($id)"
+}
+
+# newman at the version pinned in postman/package-lock.json, installed by `npm ci` if needed.
+run_newman() {
+    local url=$1 phone=$2 newman=postman/node_modules/.bin/newman
+    (
+        flock -w 900 9 || die "timed out waiting for $NPM_LOCK"
+        local pinned installed=
+        pinned=$(python3 -c 'import json; print(json.load(open("postman/package.json"))["devDependencies"]["newman"])')
+        [[ -r postman/node_modules/newman/package.json ]] &&
+            installed=$(python3 -c 'import json; print(json.load(open("postman/node_modules/newman/package.json"))["version"])')
+        if [[ $installed != "$pinned" ]]; then
+            command -v npm >/dev/null 2>&1 || die "npm is needed to install newman (apt-get install -y npm)"
+            npm ci --prefix postman --no-audit --no-fund >&2
+        fi
+    ) 9>"$NPM_LOCK"
+    log "newman against $url"
+    NO_COLOR=1 "$newman" run postman/referral_api.postman_collection.json \
+        --environment postman/local.postman_environment.json \
+        --env-var "baseUrl=$url" --env-var "staffPhone=$phone" \
+        --color off --timeout-request 20000 --reporters cli >"$work/newman.log" 2>&1 || {
+        cat "$work/newman.log" >&2
+        die "the Postman collection failed against the image"
+    }
+    tail -25 "$work/newman.log" >&2
+}
+
+main() {
+    (($# == 1)) || usage
+    case $1 in
+        build) cmd_build ;;
+        test) cmd_test ;;
+        *) usage ;;
+    esac
+}
+
+main "$@"

@@ -150,7 +150,7 @@ def _write_referral(*, user: User, owner: User, at: datetime, marks: ClientMarks
     # (rebuild_leaderboards repairs the sets from PostgreSQL).
     def count_in_leaderboards() -> None:
         # A named function: Django's robust on_commit logs a failure by the callback's name.
-        leaderboard.record_referral(owner_id=owner.pk, at=at)
+        leaderboard.record_referral(owner_id=owner.pk, phone=owner.phone, at=at)
 
     transaction.on_commit(count_in_leaderboards, robust=True)
 

@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_redis import get_redis_connection
+from redis.crc import key_slot
 from rest_framework.test import APIClient
 
 from invites import leaderboard
@@ -112,6 +113,15 @@ def test_rebuild_without_referrals_drops_stale_phones(make_user) -> None:
 
     for period in leaderboard.Period:
         assert leaderboard.stored_phones(period=period, now=NOW) == {}
+
+
+@pytest.mark.parametrize("period", list(leaderboard.Period))
+def test_a_set_and_its_phones_share_a_cluster_slot(period: leaderboard.Period) -> None:
+    # One script reads both: a Redis Cluster runs it only when its keys share a slot.
+    key = leaderboard._key(period, NOW)
+
+    assert key_slot(PHONES_OF_PERIOD[period].encode()) == key_slot(key.encode())
+    assert leaderboard._phones_key(key) == PHONES_OF_PERIOD[period]
 
 
 def test_the_standings_carry_the_masked_phones(owners) -> None:

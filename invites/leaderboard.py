@@ -11,6 +11,7 @@ more), so a read is one script and no database query.
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from django.db.models import Count
 
@@ -166,7 +167,7 @@ def stored_phones(*, period: Period, now: datetime) -> dict[int, str]:
     }
 
 
-def _masked_phones(owner_ids: list[int]) -> dict[str, str]:
+def _masked_phones(owner_ids: list[int]) -> dict[Any, str]:
     """Masked phones of the given users, read in one query: member → masked phone."""
     rows = User.objects.filter(pk__in=owner_ids).values_list("id", "phone")
     return {str(owner): mask_phone(phone) for owner, phone in rows}

@@ -27,7 +27,8 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from scripts.bench_charts import write_charts  # noqa: E402 - after the path is set
+from bench_charts import write_charts  # noqa: E402 - beside this file
+
 from tests.e2e.live import free_port  # noqa: E402 - after the path is set
 
 UV = os.environ.get("UV", "uv").split()

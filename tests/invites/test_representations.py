@@ -1,5 +1,5 @@
 """The stats and leaderboard answers are written out by hand for speed (invites/serializers.py):
-each must equal what DRF's field-by-field walk of the same serializer, the published schema, gives."""
+each must equal what DRF's field-by-field walk of the same serializer (the schema) gives."""
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any

@@ -1,3 +1,5 @@
+from typing import Any
+
 from rest_framework import serializers
 
 from invites.leaderboard import Period
@@ -22,6 +24,10 @@ class ReferralSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# Formats a time as every DateTimeField of the API does (ISO 8601, "Z" for UTC).
+_DATETIME = serializers.DateTimeField()
+
+
 class ReferralDaySerializer(serializers.Serializer):
     date = serializers.DateField(help_text="A UTC date.")
     referrals = serializers.IntegerField(help_text="Referrals activated on that date.")
@@ -36,6 +42,19 @@ class ReferralStatsSerializer(serializers.Serializer):
     timeline = ReferralDaySerializer(
         many=True, help_text="Exactly 30 days, oldest first, the last one today (UTC)."
     )
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        # Written out: DRF's field-by-field walk of the 30 days took a fifth of the request's CPU.
+        # The fields above stay the schema; a test holds the two representations equal.
+        return {
+            "referrals_count": int(instance["referrals_count"]),
+            "referrals_last_7_days": int(instance["referrals_last_7_days"]),
+            "referrals_last_30_days": int(instance["referrals_last_30_days"]),
+            "timeline": [
+                {"date": day["date"].isoformat(), "referrals": int(day["referrals"])}
+                for day in instance["timeline"]
+            ],
+        }
 
 
 class LeaderboardQuerySerializer(serializers.Serializer):
@@ -68,6 +87,27 @@ class LeaderboardSerializer(serializers.Serializer):
     starts_at = serializers.DateTimeField(allow_null=True, help_text="null for `all`.")
     results = LeaderboardEntrySerializer(many=True)
     me = LeaderboardOwnSerializer()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        # Written out, as the stats: the fields above stay the schema; a test holds the two
+        # representations equal.
+        starts_at = instance["starts_at"]
+        return {
+            "period": str(instance["period"]),
+            "starts_at": None if starts_at is None else _DATETIME.to_representation(starts_at),
+            "results": [
+                {
+                    "rank": int(row["rank"]),
+                    "phone": str(row["phone"]),
+                    "referrals": int(row["referrals"]),
+                }
+                for row in instance["results"]
+            ],
+            "me": {
+                "rank": None if instance["me"]["rank"] is None else int(instance["me"]["rank"]),
+                "referrals": int(instance["me"]["referrals"]),
+            },
+        }
 
 
 class StaffLeaderboardEntrySerializer(serializers.Serializer):

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
@@ -143,7 +144,9 @@ def _write_referral(*, user: User, owner: User, at: datetime, marks: ClientMarks
     if not ReferralDay.objects.filter(owner=owner, date=day).update(referrals=F("referrals") + 1):
         ReferralDay.objects.create(owner=owner, date=day, referrals=1)
     signals = (
-        [] if marks is None else referral_signals(owner=owner, referral=user, marks=marks, at=at)
+        referral_signals(owner=owner, referral=user, marks=marks, at=at)
+        if marks is not None and settings.REFERRAL_ABUSE_CHECKS
+        else []
     )
     reward_entries_for_referral(referral=user, owner=owner, at=at, risk_signals=signals)
 
@@ -151,7 +154,7 @@ def _write_referral(*, user: User, owner: User, at: datetime, marks: ClientMarks
     # (rebuild_leaderboards repairs the sets from PostgreSQL).
     def count_in_leaderboards() -> None:
         # A named function: Django's robust on_commit logs a failure by the callback's name.
-        leaderboard.record_referral(owner_id=owner.pk, at=at)
+        leaderboard.record_referral(owner_id=owner.pk, phone=owner.phone, at=at)
 
     transaction.on_commit(count_in_leaderboards, robust=True)
 

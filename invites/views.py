@@ -217,20 +217,15 @@ INVALID_LEADERBOARD_QUERY = error_response(
 )
 
 
-def _standings(request: Request, *, user_id: int | None) -> tuple[dict[str, Any], Any]:
+def _standings(
+    request: Request, *, user_id: int | None
+) -> tuple[dict[str, Any], list[leaderboard.Standing], Any]:
     query = validated(LeaderboardQuerySerializer, query_params(request))
     period = leaderboard.Period(query["period"])
     now = timezone.now()
     top, own = leaderboard.standings(period=period, now=now, limit=query["limit"], user_id=user_id)
-    phones = phones_of(user_ids=[standing.user_id for standing in top])
-    body = {
-        "period": period.value,
-        "starts_at": leaderboard.period_start(period, now),
-        "results": [
-            {"standing": standing, "phone": phones.get(standing.user_id, "")} for standing in top
-        ],
-    }
-    return body, own
+    body = {"period": period.value, "starts_at": leaderboard.period_start(period, now)}
+    return body, top, own
 
 
 class LeaderboardViewSet(viewsets.GenericViewSet):
@@ -265,14 +260,22 @@ class LeaderboardViewSet(viewsets.GenericViewSet):
     @replica_reads
     def read(self, request: Request) -> Response:
         user = signed_in_user(request)
-        body, own = _standings(request, user_id=user.pk)
+        body, top, own = _standings(request, user_id=user.pk)
+        # The masked phones come with the standings; only members the hash beside the set lacks
+        # are read from PostgreSQL (none once the leaderboards were fed or rebuilt by this code).
+        missing = [standing.user_id for standing in top if standing.masked_phone is None]
+        phones = phones_of(user_ids=missing) if missing else {}
         body["results"] = [
             {
-                "rank": row["standing"].rank,
-                "phone": mask_phone(row["phone"]),
-                "referrals": row["standing"].referrals,
+                "rank": standing.rank,
+                "phone": (
+                    standing.masked_phone
+                    if standing.masked_phone is not None
+                    else mask_phone(phones.get(standing.user_id, ""))
+                ),
+                "referrals": standing.referrals,
             }
-            for row in body["results"]
+            for standing in top
         ]
         body["me"] = {"rank": own.rank, "referrals": own.referrals}
         return Response(LeaderboardSerializer(body).data)
@@ -310,14 +313,16 @@ class StaffLeaderboardViewSet(viewsets.GenericViewSet):
     )
     @replica_reads
     def read(self, request: Request) -> Response:
-        body, _ = _standings(request, user_id=None)
+        body, top, _ = _standings(request, user_id=None)
+        # Staff see whole numbers, which Redis never holds: read from PostgreSQL.
+        phones = phones_of(user_ids=[standing.user_id for standing in top])
         body["results"] = [
             {
-                "rank": row["standing"].rank,
-                "user_id": row["standing"].user_id,
-                "phone": row["phone"],
-                "referrals": row["standing"].referrals,
+                "rank": standing.rank,
+                "user_id": standing.user_id,
+                "phone": phones.get(standing.user_id, ""),
+                "referrals": standing.referrals,
             }
-            for row in body["results"]
+            for standing in top
         ]
         return Response(StaffLeaderboardSerializer(body).data)

@@ -262,6 +262,9 @@ OTP_EXPOSE_CODE = env.bool("OTP_EXPOSE_CODE", default=DEBUG)
 OTP_TEST_NUMBERS = env.str("OTP_TEST_NUMBERS", default="")
 INVITE_ACTIVATE_FAILURES_PER_HOUR = env.int("INVITE_ACTIVATE_FAILURES_PER_HOUR", default=10)
 # Referral abuse signals (API.md › Abuse signals): past these, a referral's rewards are held.
+# Off: no signal is evaluated and no referral is flagged (the sightings are still recorded, so
+# turning the checks back on has their history at once).
+REFERRAL_ABUSE_CHECKS = env.bool("REFERRAL_ABUSE_CHECKS", default=True)
 REFERRALS_PER_OWNER_PER_HOUR = env.int("REFERRALS_PER_OWNER_PER_HOUR", default=20)
 REFERRALS_PER_IP_PER_HOUR = env.int("REFERRALS_PER_IP_PER_HOUR", default=10)
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="") or None

@@ -4,6 +4,8 @@ Everything runs on this machine: PostgreSQL and Redis on loopback (scripts/servi
 server under test (gunicorn, as `make serve` runs it) and wrk. Each endpoint is reported as a
 ratio to `GET /healthz/` measured in the same run, because absolute numbers move with the
 machine and its load. `--quick` checks that the harness works (CI); it proves no numbers.
+A full run also draws the table (scripts/bench_charts.py) into docs/bench-rates.svg and
+docs/bench-latency.svg.
 """
 
 import argparse
@@ -25,6 +27,8 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+from bench_charts import write_charts  # noqa: E402 - beside this file
+
 from tests.e2e.live import free_port  # noqa: E402 - after the path is set
 
 UV = os.environ.get("UV", "uv").split()
@@ -45,8 +49,10 @@ PROGRAM_READS = {
     "GET /leaderboard/?period=week": "/api/v1/leaderboard/?period=week",
 }
 BIG, SMALL = "(100k referrals)", "(10 referrals)"
-ACTIVATE_OFF = "POST /activate-invite/ (no reward rule)"
-ACTIVATE_ON = "POST /activate-invite/ (reward rule on)"
+# DESIGN.md: an activation with a reward rule and the abuse checks on, against one with neither,
+# served by a second server whose only difference is REFERRAL_ABUSE_CHECKS=false.
+ACTIVATE_OFF = "POST /activate-invite/ (no rule, no checks)"
+ACTIVATE_ON = "POST /activate-invite/ (rule + abuse checks)"
 NAME_WIDTH = 48
 
 VERIFY_LUA = """
@@ -235,6 +241,33 @@ def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: flo
     raise RuntimeError(f"server did not start:\n{log.read_text()}")
 
 
+def start_server(
+    env: dict[str, str], log_path: Path, servers: list[subprocess.Popen[bytes]]
+) -> str:
+    """Start `make serve` on a free port with `env` (added to `servers` at once, so that the
+    caller stops it whatever happens next); its base URL once it answers."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            ["make", "--no-print-directory", "serve"],
+            cwd=PROJECT,
+            env={**env, "PORT": str(port), "HOST": "127.0.0.1"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    servers.append(server)
+    wait_for(f"{base}/healthz/", server, log_path)
+    return base
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
 def staff_post(url: str, token: str, body: dict[str, object] | None = None) -> dict[str, object]:
     """A staff API call, as staff would make it between two slices; its JSON answer."""
     request = urllib.request.Request(  # noqa: S310 - loopback
@@ -263,6 +296,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=25, help="interleaved rounds of the reads")
     parser.add_argument("--output", default="", help="also write the results as JSON here")
     parser.add_argument(
+        "--charts",
+        default=None,
+        help="write the table's charts (SVG) into this folder; default docs/, none with --quick "
+        "(its figures prove nothing)",
+    )
+    parser.add_argument(
         "--pgbouncer",
         action="store_true",
         help="serve through PgBouncer in transaction mode (scripts/topologies.sh, docs/scaling.md)",
@@ -275,7 +314,7 @@ def main() -> int:
     ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="referral-bench-"))
     services = work / "services"
-    server: subprocess.Popen[bytes] | None = None
+    servers: list[subprocess.Popen[bytes]] = []
     try:
         run(["bash", str(PROJECT / "scripts/services.sh"), "start", str(services)])
         env = dict(os.environ)
@@ -315,8 +354,9 @@ def main() -> int:
         write_seconds = args.seconds if args.quick else 2 * args.seconds
         write_rounds = 1 if args.quick else 3
         codes = LOGIN_CODES_PER_SECOND * write_seconds * write_rounds
-        # Two activation slices a round, without and with a reward rule, and a warm-up slice.
-        activations = ACTIVATIONS_PER_SECOND * write_seconds * (2 * write_rounds + 1)
+        # Two activation slices a round, without and with a reward rule, and a warm-up slice for
+        # each of the two servers they run on.
+        activations = ACTIVATIONS_PER_SECOND * write_seconds * (2 * write_rounds + 2)
         fixtures = json.loads(
             run(
                 [
@@ -344,8 +384,8 @@ def main() -> int:
             kind: split_lines(work / f"{kind}.txt", write_rounds) for kind in ("signup", "signin")
         }
         # Round r's slice without a rule uses part 2r, its slice with a rule part 2r + 1; the
-        # warm-up the last part.
-        token_files = split_lines(work / "activate.txt", 2 * write_rounds + 1)
+        # warm-ups the last two parts.
+        token_files = split_lines(work / "activate.txt", 2 * write_rounds + 2)
         verify_lua, request_lua, paced_lua, activate_lua = (
             work / "verify.lua",
             work / "request.lua",
@@ -365,19 +405,9 @@ def main() -> int:
                 key, _, value = line.removeprefix("export ").partition("=")
                 env[key] = value
 
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
         server_log = work / "server.log"
-        with server_log.open("wb") as log:
-            server = subprocess.Popen(
-                ["make", "--no-print-directory", "serve"],
-                cwd=PROJECT,
-                env={**env, "PORT": str(port), "HOST": "127.0.0.1"},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_for(f"{base}/healthz/", server, server_log)
+        base = start_server(env, server_log, servers)
+        server = servers[0]
 
         seconds, memory = args.seconds, []
         profile_auth = [f"Authorization: Bearer {fixtures['profile_token']}"]
@@ -484,10 +514,16 @@ def main() -> int:
                 run.rps / base_run.rps for run, base_run in zip(runs, login_base, strict=True)
             )
 
-        # Activations by new users (each activates once, an existing user's code), without and
-        # with a reward rule, in rounds of their own /healthz/ slice and the two slices, the
-        # order alternating from round to round so that a drifting machine favours neither.
-        # Staff switch the rule through the API between the slices.
+        # Activations by new users (each activates once, an existing user's code): with a reward
+        # rule and the abuse checks on (this server), and with neither (a second server started
+        # with REFERRAL_ABUSE_CHECKS=false, stopped after these rounds), in rounds of their own
+        # /healthz/ slice and the two slices, the order alternating from round to round so that
+        # a drifting machine favours neither. Staff switch the rule through the API between the
+        # slices.
+        unchecked_base = start_server(
+            {**env, "REFERRAL_ABUSE_CHECKS": "false"}, work / "server-unchecked.log", servers
+        )
+        bases = {ACTIVATE_OFF: unchecked_base, ACTIVATE_ON: base}
         staff_token = str(fixtures["staff_token"])
         rule_id = fixtures["reward_rule_id"]
         rules = f"{base}/api/v1/staff/reward-rules/"
@@ -503,16 +539,18 @@ def main() -> int:
         def activate(name: str, part: Path, seconds: int = write_seconds) -> Result:
             return wrk(
                 name,
-                f"{base}/",
+                f"{bases[name]}/",
                 seconds=seconds,
                 connections=16,
                 script=str(activate_lua),
                 env={**env, "BENCH_TOKENS_FILE": str(part)},
             )
 
-        # A warm-up: every database connection of the pool has run an activation's statements
-        # (prepared, catalogue cached) before the first measured slice, as on a server up a while.
-        activate("warm-up", token_files[-1], seconds=args.seconds)
+        # A warm-up of each server: every database connection of its pool has run an
+        # activation's statements (prepared, catalogue cached) before the first measured slice,
+        # as on a server up a while.
+        activate(ACTIVATE_ON, token_files[-1], seconds=args.seconds)
+        activate(ACTIVATE_OFF, token_files[-2], seconds=args.seconds)
         activation_rounds: dict[str, list[Result]] = {ACTIVATE_OFF: [], ACTIVATE_ON: []}
         activation_base: list[Result] = []
         for index in range(write_rounds):
@@ -525,6 +563,7 @@ def main() -> int:
                 part = token_files[2 * index + (name == ACTIVATE_ON)]
                 activation_rounds[name].append(activate(name, part))
         switch_rule(True)
+        stop_server(servers.pop())
         for name, runs in activation_rounds.items():
             results.append(median_result(name, runs))
             ratios[name] = statistics.median(
@@ -629,7 +668,7 @@ def main() -> int:
                 f"{ratios[small]:11.0%} {vs_profile[small]:9.0%} {big_vs_small[endpoint]:8.0%}"
             )
         print(
-            f"activations with a reward rule / without (target >= 60 %): "
+            "activations with a reward rule and the abuse checks / with neither (target >= 60 %): "
             f"{statistics.median(rule_on_vs_off):.0%} (rounds: {per_round(rule_on_vs_off)})"
         )
         print(
@@ -645,6 +684,11 @@ def main() -> int:
         )
         print("server memory (RSS, MiB) after each round: " + ", ".join(f"{m:.0f}" for m in memory))
         print(f"the whole run took {time.monotonic() - began:.0f} s")
+        charts = args.charts if args.charts is not None else ("" if args.quick else "docs")
+        if charts:
+            title = f"make bench, {time.strftime('%Y-%m-%d', time.gmtime())}, {args.users:,} users"
+            for chart in write_charts(results, ratios, PROJECT / charts, title=title):
+                print(f"chart: {chart}")
         if args.output:
             Path(args.output).write_text(
                 json.dumps(
@@ -698,9 +742,8 @@ def main() -> int:
             run([*manage, "check_rewards"], cwd=PROJECT, env=env)
         return 0
     finally:
-        if server is not None and server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+        for running in servers:
+            stop_server(running)
         if args.pgbouncer:
             topology = ["bash", str(PROJECT / "scripts/topologies.sh"), "stop", str(work)]
             subprocess.run(topology, check=False)

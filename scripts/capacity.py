@@ -41,6 +41,7 @@ KEY_KINDS = {
     "referral:abuse:owner:<id>": re.compile(r"^referral:abuse:owner:"),
     "referral:abuse:ip:<digest>": re.compile(r"^referral:abuse:ip:"),
     "referral:leaderboard:*": re.compile(r"^referral:leaderboard:"),
+    "{referral:leaderboard:*}:phones": re.compile(r"^\{referral:leaderboard:[^}]+\}:phones$"),
 }
 TABLES = [
     "users_user",
@@ -233,8 +234,8 @@ def leaderboard_bytes(owners: int) -> float:
     redis, now = get_redis_connection("default"), timezone.now()
     redis.flushdb()
     for owner_id in range(1, owners + 1):
-        leaderboard.record_referral(owner_id=owner_id, at=now)
-    held = sum(redis.memory_usage(key) or 0 for key in redis.scan_iter("referral:leaderboard:*"))
+        leaderboard.record_referral(owner_id=owner_id, phone=f"+7999{owner_id:07d}", at=now)
+    held = sum(redis.memory_usage(key) or 0 for key in redis.scan_iter("*referral:leaderboard:*"))
     return held / owners
 
 

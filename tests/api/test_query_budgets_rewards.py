@@ -116,15 +116,16 @@ def test_stats_cost_at_most_two_queries(make_user, django_assert_max_num_queries
 
 @pytest.mark.parametrize("count", [10, 150])
 @pytest.mark.parametrize("period", ["all", "month", "week"])
-def test_leaderboard_costs_at_most_two_queries(
-    django_assert_max_num_queries, db: None, count: int, period: str
+def test_leaderboard_costs_one_query(
+    django_assert_num_queries, db: None, count: int, period: str
 ) -> None:
     me = create_user()
     add_referrals(user_recipe.make(_quantity=120, _bulk_create=True), 2)
     add_referrals([me], count)
     client = client_of(me)
 
-    with django_assert_max_num_queries(2):
+    # The caller; the standings and the top's masked phones come from Redis in one script.
+    with django_assert_num_queries(1):
         response = client.get(
             reverse("invites:leaderboard-list"), {"period": period, "limit": "100"}
         )

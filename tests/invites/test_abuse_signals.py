@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.urls import reverse
+from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from invites.services import invite_activate
@@ -216,6 +217,27 @@ def test_signals_combine(seen_owner, make_user, settings):
 
     assert signals_of(first)[0] == ["same_device", "same_ip"]
     assert signals_of(second)[0] == ["same_device", "same_ip", "velocity", "ip_burst"]
+
+
+def test_abuse_checks_off_flag_nothing_and_open_no_window(seen_owner, make_user, settings):
+    settings.REFERRAL_ABUSE_CHECKS = False
+    settings.REFERRALS_PER_IP_PER_HOUR = 1
+    settings.REFERRALS_PER_OWNER_PER_HOUR = 1
+    users = [make_user(), make_user()]
+
+    with time_machine.travel(NOW, tick=False):
+        for user in users:
+            response = activate(
+                user, seen_owner, REMOTE_ADDR=OWNER_IP, HTTP_X_DEVICE_ID=OWNER_DEVICE
+            )
+            assert response.status_code == 200, response.json()
+
+    # Every signal would fire for the second (test_signals_combine); off, none does.
+    assert [signals_of(user) for user in users] == [[[], []], [[], []]]
+    assert {state for user in users for state in states_of(user)} == {"pending"}
+    assert not list(get_redis_connection("default").scan_iter("referral:abuse:*"))
+    # The sightings are still recorded: turned back on, the checks have their history.
+    assert Sighting.objects.filter(user__in=users).count() == 4
 
 
 def test_sign_up_with_invite_code_is_checked_too(api_client, outbox, seen_owner):

@@ -38,7 +38,8 @@ def test_rebuild_leaderboards_after_redis_lost_them_restores_every_period(make_u
 def test_rebuild_leaderboards_without_referrals_empties_stale_sets(make_user):
     now = timezone.now()
     stale = make_user()
-    leaderboard.record_referral(owner_id=stale.pk, at=now)  # Redis only: PostgreSQL has none
+    # Redis only: PostgreSQL has none.
+    leaderboard.record_referral(owner_id=stale.pk, phone=stale.phone, at=now)
 
     call_command("rebuild_leaderboards", stdout=StringIO())
 

@@ -13,7 +13,7 @@ import sys
 # port; `make serve` and the tests pass HOST=127.0.0.1.
 _host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104  # nosec
 bind = f"{_host}:{os.environ.get('PORT', '8000')}"
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+worker_class = "gthread"
 # Two processes a core: threads of one process share its GIL, and a thread back from I/O waits
 # for it; a second process per core keeps a core busy meanwhile (measured: docs/performance.md).
 workers = int(os.environ.get("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count()))

@@ -1,15 +1,17 @@
 """The slow-gateway section of `make bench`, for several server setups side by side.
 
-Each setup is `make serve` with some environment overrides (e.g. `GUNICORN_WORKER_CLASS=gevent`),
-all of them up at once on one database; the rounds visit them in turn (the order rotating from
-round to round), so every setup meets the same machine within a minute of the others. A round
-is the bench's own: the profile read at a steady pace alone, then the same reads while
-request-code runs on 220 connections with the simulated 1–2 s gateway delay.
+Each setup is `make serve` with some environment overrides, e.g. `GUNICORN_THREADS=64` or
+`GUNICORN_CMD_ARGS=--worker-class=gevent` (gunicorn applies that variable over
+`referral_api/gunicorn_conf.py`). All of them are up at once on one database; the rounds visit
+them in turn, the order rotating from round to round, so every setup meets the same machine
+within a minute of the others. A round is the bench's own: the profile read at a steady pace
+alone, then the same reads while request-code runs on 220 connections with the simulated
+1–2 s gateway delay. The first setup is always `make serve` as it is (the baseline).
 
 Run it with PostgreSQL and Redis up and their environment loaded (`make services`, then
 `source <dir>/env`):
 
-    uv run python scripts/bench_gateway.py --candidate gevent:GUNICORN_WORKER_CLASS=gevent
+    uv run python scripts/bench_gateway.py --candidate threads64:GUNICORN_THREADS=64
 """
 
 import argparse
@@ -27,6 +29,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 from bench import PACED_LUA, REQUEST_CODE_LUA, UV, Result, ensure_wrk, run, wait_for, wrk  # noqa: E402
+
 from tests.e2e.live import free_port  # noqa: E402
 
 FLOOD = "request-code"
@@ -78,7 +81,9 @@ def main() -> int:
     paced_lua.write_text(PACED_LUA)
     profile_auth = [f"Authorization: Bearer {fixtures['profile_token']}"]
 
-    setups = [("baseline", {})] + [parse_setup(text) for text in args.candidate]
+    setups: list[tuple[str, dict[str, str]]] = [("baseline", {})] + [
+        parse_setup(text) for text in args.candidate
+    ]
     servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
         for name, overrides in setups:
@@ -107,9 +112,7 @@ def main() -> int:
             )
 
         def flood(base: str, seconds: int) -> Result:
-            return wrk(
-                FLOOD, f"{base}/", seconds=seconds, connections=220, script=str(request_lua)
-            )
+            return wrk(FLOOD, f"{base}/", seconds=seconds, connections=220, script=str(request_lua))
 
         for _, base in servers.values():
             flood(base, 4)  # the bench's warm-up: thread pools grown once
@@ -122,7 +125,7 @@ def main() -> int:
                 alone = paced(base)
                 flooded: list[Result] = []
                 flooding = threading.Thread(
-                    target=lambda: flooded.append(flood(base, args.seconds + 3))
+                    target=lambda out=flooded, url=base: out.append(flood(url, args.seconds + 3))
                 )
                 flooding.start()
                 time.sleep(2)  # every flood connection is waiting on the gateway by then

@@ -178,15 +178,21 @@ elif REDIS_CLUSTER:
 elif REDIS_URL:
     _redis_location = REDIS_URL
 else:
-    import fakeredis
-
-    _redis_options = {
-        "CONNECTION_POOL_KWARGS": {
-            "connection_class": fakeredis.FakeConnection,
-            "server": fakeredis.FakeServer(),
-        }
-    }
     _redis_location = "redis://in-process/0"
+    # fakeredis is in the `local` dependency group (`make run`), not in the production image:
+    # there the settings still load (collectstatic, and check --deploy, which refuses a missing
+    # REDIS_URL as users.E001), and anything that reaches Redis fails to connect.
+    try:
+        import fakeredis
+    except ImportError:
+        pass
+    else:
+        _redis_options = {
+            "CONNECTION_POOL_KWARGS": {
+                "connection_class": fakeredis.FakeConnection,
+                "server": fakeredis.FakeServer(),
+            }
+        }
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",

@@ -10,25 +10,24 @@
 # image's own for the build only, so PyPI is reachable through a host's custom CA while the
 # image keeps Debian's bundle.
 #
-# test: the image's contents (user, no compiler, no caches, size under MAX_IMAGE_MB), then the
-# image started as its entry point and command on the loopback PostgreSQL and Redis named by
+# test: the image's contents (user, no compiler, no caches, size on disk under MAX_IMAGE_MB),
+# then the image started as its entry point and command on the loopback PostgreSQL and Redis named by
 # DATABASE_URL and REDIS_URL (its own, from scripts/services.sh, when they are unset). Where the
 # runtime can start containers that is `run --network host`; where it cannot (no rlimits for
 # the OCI runtime, as in some sandboxes), the image's root filesystem runs under chroot as the
 # image's user, with the image's environment and working directory, in private mount and PID
 # namespaces (the root file system stays read-only, /tmp is a tmpfs). Then: the image's own
-# HEALTHCHECK command passes, the Postman collection passes (newman), and the entry point's
-# `check --deploy` refuses an unsafe environment. Everything started is stopped on exit.
+# HEALTHCHECK command passes, the Postman collection passes (newman), the Twilio provider sends
+# to a local stand-in for Twilio's API, and the entry point's `check --deploy` refuses an unsafe
+# environment. Everything started is stopped on exit.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 IMAGE=${IMAGE:-referral-api:latest}
-# Size limits, in MB: compressed (as a registry stores it and a host pulls it: the issue's
-# 250 MB), and unpacked (on disk; the base is 125 MB of it, Python with Debian's
-# python3:3.11-slim-bookworm) as a guard against growth.
+# Size limit, in MB: the image unpacked on disk, as `docker images` reports it (the base is 124 MB
+# of it). The compressed size, what a registry stores and a host pulls, is reported beside it.
 MAX_IMAGE_MB=${MAX_IMAGE_MB:-250}
-MAX_UNPACKED_MB=${MAX_UNPACKED_MB:-330}
 HOST_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 # Shared with tests/e2e/test_newman.py: `npm ci` empties node_modules first.
 NPM_LOCK=/tmp/referral-postman-npm.lock
@@ -62,7 +61,8 @@ cmd_build() {
     if [[ $engine == docker ]]; then
         docker build --tag "$IMAGE" .
     else
-        bash scripts/base-image.sh "$(sed -n 's/^FROM[[:space:]]\+//p' Dockerfile | head -1)"
+        # The first FROM names the base; the later ones name the Dockerfile's own stages.
+        bash scripts/base-image.sh "$(awk 'toupper($1) == "FROM" { print $2; exit }' Dockerfile)"
         local ca=()
         [[ -r $HOST_CA_BUNDLE ]] && ca=(--volume "$HOST_CA_BUNDLE:$HOST_CA_BUNDLE:ro")
         # The docker format keeps HEALTHCHECK (OCI image configs have no such field).
@@ -208,10 +208,8 @@ check_contents() {
     # What a registry stores and a host pulls: the layers gzip-compressed. gzip -1 compresses
     # less than a registry push does, so this is an upper bound (and 3 times faster).
     packed=$(("$("$engine_name" save "$IMAGE" | gzip -1 -c | wc -c)" / 1000000))
-    log "size $size MB unpacked (limit $MAX_UNPACKED_MB MB), $packed MB compressed (limit" \
-        "$MAX_IMAGE_MB MB); user $user"
-    ((packed < MAX_IMAGE_MB)) || die "the image is $packed MB compressed, over $MAX_IMAGE_MB MB"
-    ((size < MAX_UNPACKED_MB)) || die "the image is $size MB unpacked, over $MAX_UNPACKED_MB MB"
+    log "size $size MB on disk (limit $MAX_IMAGE_MB MB), $packed MB compressed; user $user"
+    ((size < MAX_IMAGE_MB)) || die "the image is $size MB on disk, over $MAX_IMAGE_MB MB"
     [[ -n $root ]] || return 0
     local found
     found=$(cd "$root" && find usr/bin usr/local/bin -maxdepth 1 \
@@ -306,6 +304,7 @@ EOF
     log "stopped; server log tail:"
     tail -5 "$work/server.log" >&2
 
+    sends_through_twilio "$work/env"
     refuses "$work/env" "users.E005" DJANGO_DEBUG=true
     refuses "$work/env" "users.E003" DJANGO_SECRET_KEY=short
     log "passed"
@@ -324,6 +323,55 @@ refuses() {
         die "the entry point did not refuse $setting (exit $rc)"
     fi
     log "$setting: the entry point exits $rc ($id)"
+}
+
+# sends_through_twilio ENV_FILE: the Twilio provider sends one message from the image to a
+# local server answering as Twilio's Messages API does. The image leaves out twilio's asyncio
+# dependencies (aiohttp and its own), so this proves the synchronous client needs none of them.
+sends_through_twilio() {
+    local port twilio_pid rc=0
+    port=$(free_port)
+    cat >"$work/twilio.py" <<'EOF'
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class Twilio(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        with open(sys.argv[2], "a") as record:
+            record.write(f"{self.path} {body}\n")
+        answer = json.dumps({"sid": "SM" + "0" * 32, "status": "queued"}).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+HTTPServer(("127.0.0.1", int(sys.argv[1])), Twilio).serve_forever()
+EOF
+    python3 "$work/twilio.py" "$port" "$work/twilio.log" &
+    twilio_pid=$!
+    cp "$1" "$work/twilio.env"
+    cat >>"$work/twilio.env" <<EOF
+TWILIO_ACCOUNT_SID=AC$(printf '0%.0s' {1..32})
+TWILIO_AUTH_TOKEN=$(random_key 16)
+TWILIO_FROM=+15005550006
+TWILIO_API_BASE_URL=http://127.0.0.1:$port
+EOF
+    sleep 1
+    in_image --timeout 120 "$work/twilio.env" python manage.py shell -c \
+        "from users.sms import SmsMessage; from users.sms_providers import TwilioBackend; TwilioBackend().send(SmsMessage(phone='+79990000000', text='image test'))" \
+        >"$work/twilio.out" 2>&1 || rc=$?
+    kill "$twilio_pid" 2>/dev/null || true
+    wait "$twilio_pid" 2>/dev/null || true
+    if ((rc != 0)) || ! grep -q '/Messages.json .*To=%2B79990000000' "$work/twilio.log" 2>/dev/null; then
+        cat "$work/twilio.out" >&2
+        die "the Twilio provider did not send from the image (exit $rc)"
+    fi
+    log "the Twilio provider sends from the image"
 }
 
 # newman at the version pinned in postman/package-lock.json, installed by `npm ci` if needed.

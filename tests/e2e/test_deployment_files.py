@@ -160,8 +160,12 @@ def test_dockerfile_runs_locked_dependencies_as_non_root_with_a_healthcheck() ->
     def arguments(name: str) -> list[str]:
         return [args for instruction, args in instructions if instruction == name]
 
-    assert arguments("FROM") == ["python:3.11-slim-bookworm"]
-    assert any("uv sync --frozen" in run and "--no-dev" in run for run in arguments("RUN"))
+    # The base, then the build stage and the image, both from it.
+    assert arguments("FROM") == ["python:3.11-slim-bookworm AS base", "base AS build", "base"]
+    # The locked dependencies, without the dev and local groups.
+    assert any(
+        "uv sync --frozen" in run and "--no-default-groups" in run for run in arguments("RUN")
+    )
     assert any("collectstatic" in run for run in arguments("RUN"))
     user = arguments("USER")[-1].split(":")[0]
     assert user not in {"root", "0"}

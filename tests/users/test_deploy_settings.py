@@ -89,3 +89,26 @@ def test_check_deploy_fails_on_each_unsafe_setting_alone(results, name):
 
     assert result.returncode != 0, result.stdout + result.stderr
     assert UNSAFE[name][1] in result.stderr + result.stdout
+
+
+def test_check_deploy_names_a_missing_redis_url_where_fakeredis_is_not_installed():
+    """The production image installs no fakeredis (the `local` dependency group): without
+    REDIS_URL its settings still load, and the check refuses the start as it does elsewhere."""
+    without_fakeredis = (
+        "import sys; sys.modules['fakeredis'] = None; "  # `import fakeredis` raises ImportError
+        "from django.core.management import execute_from_command_line; "
+        "execute_from_command_line(['manage.py', 'check', '--deploy', '--fail-level', 'WARNING'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", without_fakeredis],
+        cwd=BASE_DIR,
+        env=production_env(REDIS_URL="", DJANGO_SETTINGS_MODULE="referral_api.settings"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "users.E001" in result.stderr + result.stdout, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr

@@ -6,9 +6,14 @@ from typing import Any
 
 from django.db import connection
 
+# The most threads a race may release: tests/conftest.py sizes the database pool to it.
+CONCURRENCY_LIMIT = 24
+
 
 def run_concurrently(count: int, work: Callable[[int], Any]) -> list[Any]:
     """Run `work(i)` in `count` threads released together; returns results or exceptions."""
+    if count > CONCURRENCY_LIMIT:
+        raise ValueError(f"{count} threads: the database pool holds {CONCURRENCY_LIMIT}")
     barrier = threading.Barrier(count)
     results: list[Any] = [None] * count
 

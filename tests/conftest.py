@@ -5,10 +5,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.utils import translation
 from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
+from tests.concurrency import CONCURRENCY_LIMIT
 from tests.factories import create_user
 from users.models import User
 from users.sms import MemoryBackend, SmsMessage
@@ -22,6 +24,12 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     if not os.environ.get("REDIS_URL"):
         raise pytest.UsageError("REDIS_URL is not set: use `make test` or `make services`.")
+    # The races release up to CONCURRENCY_LIMIT threads together, each holding a pooled
+    # connection while it waits for a row lock. With fewer connections than threads the rest
+    # queue for one, and on a loaded machine they reached the pool's timeout: a failure of the
+    # test bench, not of the code under test. Set before the first connection opens the pool.
+    pool = django_settings.DATABASES["default"]["OPTIONS"]["pool"]
+    pool["max_size"] = max(pool["max_size"], CONCURRENCY_LIMIT)
 
 
 @pytest.fixture(autouse=True)

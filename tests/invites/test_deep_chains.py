@@ -29,17 +29,25 @@ def chain_below(top: User, depth: int) -> list[User]:
         )
         ids = [row[0] for row in cursor.fetchall()]
     parents = [top.pk, *ids[:-1]]
+    # Distinct codes: 5,000 independent draws repeat one about once in 170 runs (birthday bound),
+    # and the unique index would refuse the whole batch.
+    taken = set(User.objects.values_list("invite_code", flat=True))
+    codes: set[str] = set()
+    while len(codes) < depth:
+        code = generate_invite_code()
+        if code not in taken:
+            codes.add(code)
     users = [
         User(
             pk=user_id,
             phone=next_phone(),
-            invite_code=generate_invite_code(),
+            invite_code=code,
             referred_by_id=parent,
             referred_at=AT,
             referral_root=top.pk,
             referrals_count=0 if index == depth - 1 else 1,
         )
-        for index, (user_id, parent) in enumerate(zip(ids, parents, strict=True))
+        for index, (user_id, parent, code) in enumerate(zip(ids, parents, codes, strict=True))
     ]
     User.objects.bulk_create(users)
     User.objects.filter(pk=top.pk).update(referrals_count=1)

@@ -220,6 +220,16 @@ check_contents() {
         -o -path ./tmp/uv-cache -o -name pip-cache \) -print 2>/dev/null | head -5)
     [[ -z $found ]] || die "a cache is left in the image: $found"
     log "no compiler, no pip or uv cache"
+    # The host's own CA certificates (its TLS proxy's) are mounted for the build only: none may
+    # be left in the image's bundle. Bundles wrap base64 at 64 columns, so compare unwrapped.
+    local cert body bundle
+    bundle=$(tr -d '\n' <"$root/etc/ssl/certs/ca-certificates.crt")
+    for cert in /usr/local/share/ca-certificates/*.crt; do
+        [[ -r $cert ]] || continue
+        body=$(grep -v -- '-----' "$cert" | tr -d '\n\r')
+        [[ $bundle != *"$body"* ]] || die "the host's CA certificate $cert is baked into the image"
+    done
+    log "no host CA certificate in the image's bundle"
 }
 
 cmd_test() {

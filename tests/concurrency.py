@@ -7,7 +7,7 @@ from typing import Any
 from django.db import connection
 
 # The most threads a race may release: tests/conftest.py sizes the database pool to it.
-CONCURRENCY_LIMIT = 24
+CONCURRENCY_LIMIT = 50
 
 
 def run_concurrently(count: int, work: Callable[[int], Any]) -> list[Any]:

@@ -127,6 +127,11 @@ def test_replica_lag_tolerant_reads_see_writes_once_replayed(outbox):
 
     _replica_caught_up()
 
+    # Replayed is not yet visible everywhere: a pooled standby connection may answer from a
+    # snapshot a moment older (seen once in five runs), so give it the same bound as the replay.
+    deadline = time.monotonic() + CAUGHT_UP_SECONDS
+    while not _referral_phones(owner) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert _referral_phones(owner) == ["+79990000002"]
     assert _today_in_stats(owner) == 1
     assert _leaderboard_phones(owner) == ["+7********01"]

@@ -127,8 +127,9 @@ def test_replica_lag_tolerant_reads_see_writes_once_replayed(outbox):
 
     _replica_caught_up()
 
-    # Replayed is not yet visible everywhere: a pooled standby connection may answer from a
-    # snapshot a moment older (seen once in five runs), so give it the same bound as the replay.
+    # In one of five runs the read right after the replay check still missed the referral (its
+    # cause not found: the LSN compared is the primary's write position, the read is a pooled
+    # standby connection). Lag-tolerant means "sees it soon", so it gets the replay's bound.
     deadline = time.monotonic() + CAUGHT_UP_SECONDS
     while not _referral_phones(owner) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -332,12 +332,23 @@ class Load:
     answers: list[tuple[str, Answer]] = field(default_factory=list)
     # user id → the inviter id the API said it recorded (sign-up with a code, or activation)
     referrals: dict[int, int] = field(default_factory=dict)
+    # Every phone this load drew: one drawn twice within the resend cooldown is a 429, which
+    # would read as a failure outside the restart's window (a CI run saw two such 429s).
+    phones: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, operation: str, answer: Answer) -> Answer:
         with self.lock:
             self.answers.append((operation, answer))
         return answer
+
+    def fresh_phone(self) -> str:
+        with self.lock:
+            phone = random_phone()
+            while phone in self.phones:
+                phone = random_phone()
+            self.phones.add(phone)
+            return phone
 
     def older_member(self) -> Member | None:
         with self.lock:
@@ -365,7 +376,8 @@ class Load:
             inviter = self.older_member()
             with_code = inviter is not None and secrets.randbelow(2) == 0
             sent = self.record(
-                "request-code", call(self.server, "POST", REQUEST_CODE, {"phone": random_phone()})
+                "request-code",
+                call(self.server, "POST", REQUEST_CODE, {"phone": self.fresh_phone()}),
             )
             if sent.status != 200:
                 continue

@@ -12,6 +12,11 @@ Run it with PostgreSQL and Redis up and their environment loaded (`make services
 `source <dir>/env`):
 
     uv run python scripts/bench_gateway.py --candidate threads64:GUNICORN_THREADS=64
+
+Three keys are the harness's, not the server's: `BENCH_NICE=N` starts that server under
+`nice -n N`; `BENCH_FLOOD_TO=NAME` sends the setup's flood to setup NAME's server instead of its
+own (two process groups, one for request-code: what a path-routed bulkhead gives, without the
+proxy's own cost); `BENCH_FLOOD_ONLY=1` starts a setup only to take another's flood.
 """
 
 import argparse
@@ -33,6 +38,9 @@ from bench import PACED_LUA, REQUEST_CODE_LUA, UV, Result, ensure_wrk, run, wait
 from tests.e2e.live import free_port  # noqa: E402
 
 FLOOD = "request-code"
+
+
+HARNESS_KEYS = ("BENCH_NICE", "BENCH_FLOOD_TO", "BENCH_FLOOD_ONLY")
 
 
 def parse_setup(text: str) -> tuple[str, dict[str, str]]:
@@ -86,12 +94,22 @@ def main() -> int:
     ]
     servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
+        harness = {
+            name: {k: overrides.pop(k) for k in HARNESS_KEYS if k in overrides}
+            for name, overrides in setups
+        }
         for name, overrides in setups:
             port = free_port()
             log = work / f"{name}.log"
+            nice = harness[name].get("BENCH_NICE")
             with log.open("wb") as out:
                 process = subprocess.Popen(
-                    ["make", "--no-print-directory", "serve"],
+                    [
+                        *(["nice", "-n", nice] if nice else []),
+                        "make",
+                        "--no-print-directory",
+                        "serve",
+                    ],
                     cwd=PROJECT,
                     env={**env, **overrides, "PORT": str(port), "HOST": "127.0.0.1"},
                     stdout=out,
@@ -114,18 +132,24 @@ def main() -> int:
         def flood(base: str, seconds: int) -> Result:
             return wrk(FLOOD, f"{base}/", seconds=seconds, connections=220, script=str(request_lua))
 
+        def flood_base(name: str) -> str:
+            return servers[harness[name].get("BENCH_FLOOD_TO", name)][1]
+
         for _, base in servers.values():
             flood(base, 4)  # the bench's warm-up: thread pools grown once
-        results: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
-        names = list(servers)
+        names = [name for name in servers if not harness[name].get("BENCH_FLOOD_ONLY")]
+        results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
         for index in range(args.rounds):
             order = names[index % len(names) :] + names[: index % len(names)]
             for name in order:
                 base = servers[name][1]
                 alone = paced(base)
                 flooded: list[Result] = []
+                flood_url = flood_base(name)
                 flooding = threading.Thread(
-                    target=lambda out=flooded, url=base: out.append(flood(url, args.seconds + 3))
+                    target=lambda out=flooded, url=flood_url: out.append(
+                        flood(url, args.seconds + 3)
+                    )
                 )
                 flooding.start()
                 time.sleep(2)  # every flood connection is waiting on the gateway by then

@@ -7,6 +7,7 @@ from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import IntegrityError, transaction
 
+from referral_api.rows import insert
 from users.invite_codes import NoFreeInviteCodeError, generate_invite_code
 from users.phone import normalize_phone
 
@@ -36,7 +37,7 @@ class UserManager(BaseUserManager["User"]):
             in_transaction = transaction.get_connection().in_atomic_block
             try:
                 with transaction.atomic() if in_transaction else nullcontext():
-                    user.save(force_insert=True, using=self._db)
+                    insert(user, using=self._db)
             except IntegrityError:
                 if not self.filter(invite_code=user.invite_code).exists():
                     raise

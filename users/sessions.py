@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
+from referral_api.rows import insert
 from users.models import Session, User
 
 USER_AGENT_LENGTH = 200
@@ -15,9 +16,11 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 def session_start(*, user: User, at: datetime, user_agent: str = "") -> Session:
-    return Session.objects.create(
+    session = Session(
         user=user, created_at=at, last_used_at=at, user_agent=user_agent[:USER_AGENT_LENGTH]
     )
+    insert(session)
+    return session
 
 
 def live_sessions(*, user: User, now: datetime) -> QuerySet[Session]:

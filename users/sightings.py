@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from django.utils.crypto import salted_hmac
 
+from referral_api.rows import upsert
 from users.models import Sighting
 
 KEEP = timedelta(days=30)
@@ -49,12 +50,7 @@ def sighting_record(*, user_id: int, marks: ClientMarks, at: datetime) -> None:
                 user_id=user_id, kind=Sighting.Kind.DEVICE, digest=marks.device, last_seen_at=at
             )
         )
-    Sighting.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["user", "kind", "digest"],
-        update_fields=["last_seen_at"],
-    )
+    upsert(rows, unique_fields=("user", "kind", "digest"), update_fields=("last_seen_at",))
 
 
 def seen_recently(*, user_id: int, kind: str, digest: str, at: datetime) -> bool:

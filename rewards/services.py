@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from referral_api import metrics
+from referral_api.rows import insert_many, upsert
 from rewards.exceptions import RewardNotFoundError, RewardStateConflictError
 from rewards.models import RewardBalance, RewardEntry, RewardRule
 from users.models import User
@@ -43,8 +44,9 @@ def _balance_add(*, user_id: int, unit: str, changes: dict[str, int]) -> None:
     """Add `changes` (field → amount, negative to take away) to a user's balance in `unit`."""
     updates = {field: F(field) + amount for field, amount in changes.items()}
     if not RewardBalance.objects.filter(user_id=user_id, unit=unit).update(**updates):
-        # The first entry of this unit for this user. Entries are created while the user's row
-        # is locked by the referral's transaction, so no other transaction creates it meanwhile.
+        # Only for an entry written without its balance (a repair by hand): every entry that
+        # `reward_entries_for_referral` writes is added to its balance in the same statement.
+        # The entry is locked, so no other transaction moves it meanwhile.
         RewardBalance.objects.create(user_id=user_id, unit=unit, **changes)
 
 
@@ -167,13 +169,22 @@ def reward_entries_for_referral(
         entries.append(entry(owner, Kind.REFERRER, rule.referrer_amount))
     if rule.referee_amount:
         entries.append(entry(referral, Kind.REFEREE, rule.referee_amount))
-    RewardEntry.objects.bulk_create(entries)
+    insert_many(entries)
     if entries:
         metrics.after_commit(lambda: metrics.REWARD_ENTRIES.labels(str(state)).inc(len(entries)))
-    # In user id order, like every other multi-row write here, so transactions never deadlock.
-    for created in sorted(entries, key=lambda item: item.user_id):
+    if entries:
+        # Both balances in one statement (a new user has none yet), whose rows lock in user id
+        # order, like every other multi-row write here, so transactions never deadlock. The
+        # referrer and the referee are never one user (nobody activates their own code).
         field = _BALANCE_FIELD[state]
-        _balance_add(user_id=created.user_id, unit=created.unit, changes={field: created.amount})
+        upsert(
+            [
+                RewardBalance(user_id=created.user_id, unit=created.unit, **{field: created.amount})
+                for created in sorted(entries, key=lambda item: item.user_id)
+            ],
+            unique_fields=("user", "unit"),
+            add_fields=(field,),
+        )
     return entries
 
 

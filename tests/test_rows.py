@@ -8,8 +8,9 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models.signals import post_save
 from django.utils import timezone
 
-from referral_api.rows import insert, upsert
-from tests.factories import create_user, next_phone
+from referral_api.rows import insert, insert_many, upsert
+from rewards.models import RewardBalance, RewardEntry
+from tests.factories import create_user, make_rule, next_phone
 from users.invite_codes import generate_invite_code
 from users.models import Session, Sighting, User
 
@@ -112,3 +113,58 @@ def test_a_model_with_save_receivers_goes_through_the_orm():
 
     assert seen == [(user.phone, True)]
     assert User.objects.filter(pk=user.pk).exists()
+
+
+def test_upsert_adds_the_add_fields_to_an_existing_row_and_inserts_a_missing_one(
+    django_assert_num_queries,
+):
+    owner, referral = create_user(), create_user()
+    RewardBalance.objects.create(user=owner, unit="points", pending=100, credited=7)
+    rows = [
+        RewardBalance(user=owner, unit="points", pending=50),
+        RewardBalance(user=referral, unit="points", pending=20),
+    ]
+
+    with django_assert_num_queries(1):
+        upsert(rows, unique_fields=("user", "unit"), add_fields=("pending",))
+
+    found = set(RewardBalance.objects.values_list("user_id", "pending", "credited", "reversed"))
+    assert found == {(owner.pk, 150, 7, 0), (referral.pk, 20, 0, 0)}
+
+
+def test_insert_many_writes_the_rows_bulk_create_writes_and_sets_each_key_in_order(
+    django_assert_num_queries,
+):
+    rule = make_rule()
+    owner, first, second = create_user(), create_user(), create_user()
+    now = timezone.now()
+
+    def entries(*referrals: User) -> list[RewardEntry]:
+        return [
+            RewardEntry(
+                user=owner,
+                referral=referral,
+                kind=RewardEntry.Kind.REFERRER,
+                rule=rule,
+                amount=amount,
+                unit="points",
+                state=RewardEntry.State.HELD,
+                risk_signals=["ip_burst", "velocity"],
+                created_at=now,
+            )
+            for amount, referral in enumerate(referrals, start=1)
+        ]
+
+    ours = entries(first, second)
+    with django_assert_num_queries(1):
+        insert_many(ours)
+    orms = RewardEntry.objects.bulk_create(entries(create_user(), create_user()))
+
+    assert [RewardEntry.objects.get(pk=entry.pk).referral_id for entry in ours] == [
+        first.pk,
+        second.pk,
+    ]
+    for mine, theirs in zip(ours, orms, strict=True):
+        assert stored(RewardEntry, mine.pk) == stored(RewardEntry, theirs.pk) | {
+            "referral_id": mine.referral_id
+        }

@@ -16,12 +16,16 @@ Run it with PostgreSQL and Redis up and their environment loaded (`make services
 Three keys are the harness's, not the server's: `BENCH_NICE=N` starts that server under
 `nice -n N`; `BENCH_FLOOD_TO=NAME` sends the setup's flood to setup NAME's server instead of its
 own (two process groups, one for request-code: what a path-routed bulkhead gives, without the
-proxy's own cost); `BENCH_FLOOD_ONLY=1` starts a setup only to take another's flood.
+proxy's own cost); `BENCH_FLOOD_ONLY=1` starts a setup only to take another's flood;
+`BENCH_ROUTE=NAME` puts an HAProxy (the Debian package, installed when missing) in front of the
+setup, sending request-code to setup NAME's server and everything else to the setup's own: the
+bulkhead with the proxy's cost.
 """
 
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -40,7 +44,42 @@ from tests.e2e.live import free_port  # noqa: E402
 FLOOD = "request-code"
 
 
-HARNESS_KEYS = ("BENCH_NICE", "BENCH_FLOOD_TO", "BENCH_FLOOD_ONLY")
+HARNESS_KEYS = ("BENCH_NICE", "BENCH_FLOOD_TO", "BENCH_FLOOD_ONLY", "BENCH_ROUTE")
+
+HAPROXY_CONFIG = """
+global
+    maxconn 4096
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend api
+    bind 127.0.0.1:{port}
+    use_backend gateway if {{ path_beg /api/v1/auth/request-code/ }}
+    default_backend reads
+backend reads
+    server reads {reads}
+backend gateway
+    server gateway {gateway}
+"""
+
+
+def start_proxy(
+    work: Path, name: str, reads: str, gateway: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """An HAProxy on a free port routing request-code to `gateway`, the rest to `reads`."""
+    if not shutil.which("haproxy"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "haproxy"], check=True)
+    port = free_port()
+    config = work / f"{name}.haproxy.cfg"
+    config.write_text(
+        HAPROXY_CONFIG.format(
+            port=port, reads=reads.removeprefix("http://"), gateway=gateway.removeprefix("http://")
+        )
+    )
+    process = subprocess.Popen(["haproxy", "-db", "-f", str(config)], start_new_session=True)
+    return process, f"http://127.0.0.1:{port}"
 
 
 def parse_setup(text: str) -> tuple[str, dict[str, str]]:
@@ -118,6 +157,15 @@ def main() -> int:
                 )
             servers[name] = (process, f"http://127.0.0.1:{port}")
             wait_for(f"{servers[name][1]}/healthz/", process, log)
+        # The URL each setup is measured through: its server, or the proxy in front of it.
+        entry = {name: base for name, (_, base) in servers.items()}
+        for name in list(servers):
+            if "BENCH_ROUTE" in harness[name]:
+                gateway = servers[harness[name]["BENCH_ROUTE"]][1]
+                proxy, entry[name] = start_proxy(work, name, servers[name][1], gateway)
+                servers[f"{name} proxy"] = (proxy, entry[name])
+                harness[f"{name} proxy"] = {"BENCH_FLOOD_ONLY": "1"}
+                wait_for(f"{entry[name]}/healthz/", proxy, work / f"{name}.log")
 
         def paced(base: str) -> Result:
             return wrk(
@@ -133,7 +181,7 @@ def main() -> int:
             return wrk(FLOOD, f"{base}/", seconds=seconds, connections=220, script=str(request_lua))
 
         def flood_base(name: str) -> str:
-            return servers[harness[name].get("BENCH_FLOOD_TO", name)][1]
+            return entry[harness[name].get("BENCH_FLOOD_TO", name)]
 
         for _, base in servers.values():
             flood(base, 4)  # the bench's warm-up: thread pools grown once
@@ -142,7 +190,7 @@ def main() -> int:
         for index in range(args.rounds):
             order = names[index % len(names) :] + names[: index % len(names)]
             for name in order:
-                base = servers[name][1]
+                base = entry[name]
                 alone = paced(base)
                 flooded: list[Result] = []
                 flood_url = flood_base(name)

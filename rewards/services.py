@@ -169,22 +169,22 @@ def reward_entries_for_referral(
         entries.append(entry(owner, Kind.REFERRER, rule.referrer_amount))
     if rule.referee_amount:
         entries.append(entry(referral, Kind.REFEREE, rule.referee_amount))
+    if not entries:
+        return entries
     insert_many(entries)
-    if entries:
-        metrics.after_commit(lambda: metrics.REWARD_ENTRIES.labels(str(state)).inc(len(entries)))
-    if entries:
-        # Both balances in one statement (a new user has none yet), whose rows lock in user id
-        # order, like every other multi-row write here, so transactions never deadlock. The
-        # referrer and the referee are never one user (nobody activates their own code).
-        field = _BALANCE_FIELD[state]
-        upsert(
-            [
-                RewardBalance(user_id=created.user_id, unit=created.unit, **{field: created.amount})
-                for created in sorted(entries, key=lambda item: item.user_id)
-            ],
-            unique_fields=("user", "unit"),
-            add_fields=(field,),
-        )
+    metrics.after_commit(lambda: metrics.REWARD_ENTRIES.labels(str(state)).inc(len(entries)))
+    # Both balances in one statement (a new user has none yet), whose rows lock in user id order,
+    # like every other multi-row write here, so transactions never deadlock. The referrer and the
+    # referee are never one user (nobody activates their own code).
+    field = _BALANCE_FIELD[state]
+    upsert(
+        [
+            RewardBalance(user_id=created.user_id, unit=created.unit, **{field: created.amount})
+            for created in sorted(entries, key=lambda item: item.user_id)
+        ],
+        unique_fields=("user", "unit"),
+        add_fields=(field,),
+    )
     return entries
 
 

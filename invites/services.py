@@ -188,6 +188,6 @@ def invite_activate(*, user: User, code: str, marks: ClientMarks | None = None) 
     with transaction.atomic():
         now = timezone.now()
         if marks is not None:
-            sighting_record(user_id=user.pk, marks=marks, at=now)
+            sighting_record(user=user, marks=marks, at=now)
         referral_record(user=user, owner=owner, at=now, marks=marks)
     return User.objects.select_related("referred_by").get(pk=user.pk)

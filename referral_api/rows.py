@@ -15,14 +15,20 @@ docs/performance.md › What the work changed). This is the one place that does 
 - no `pre_save`/`post_save` signal is sent: a model with receivers goes through the ORM instead;
 - only PostgreSQL takes this path; SQLite (`make run` only) uses the ORM.
 
+`write` puts several of these writes into one statement (a sign-up's user, sighting and session,
+a sign-in's sighting and session): each round trip to PostgreSQL is also a moment the request's
+thread gives up the GIL and waits to get it back, and under load that wait cost more CPU than
+the statement itself (docs/performance.md › The logins).
+
 tests/test_rows.py checks each statement against the row the ORM writes.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F, Field, Model
 from django.db.models.signals import post_save, pre_save
 
@@ -60,12 +66,17 @@ def _insert_sql(
     unique: tuple[str, ...] = (),
     update: tuple[str, ...] = (),
     add: tuple[str, ...] = (),
+    links: tuple[tuple[str, int, str], ...] = (),
 ) -> str:
+    """The INSERT of `rows` rows. `links`: (column, n, key) triples, the column taking the `key`
+    column of the row that part `wn` of the statement returns (see `write`)."""
     opts = model._meta
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(cast(str, field.column)) for field in _fields(model, with_pk=with_pk))
-    row = "(" + ", ".join(["%s"] * len(_fields(model, with_pk=with_pk))) + ")"
-    # Table and column names from the model, never from input.
+    fields = _fields(model, with_pk=with_pk)
+    columns = ", ".join(quote(cast(str, field.column)) for field in fields)
+    # Table and column names from the model, never from input; part numbers from `write`.
+    linked = {column: f"(SELECT {quote(key)} FROM w{part})" for column, part, key in links}  # noqa: S608  # nosec B608
+    row = "(" + ", ".join(linked.get(cast(str, field.column), "%s") for field in fields) + ")"
     sql = f"INSERT INTO {quote(opts.db_table)} ({columns}) VALUES {', '.join([row] * rows)}"  # noqa: S608  # nosec
     if unique:
         table = quote(opts.db_table)
@@ -187,3 +198,127 @@ def _orm_upsert(
         }
         if not manager.filter(**key).update(**changes):
             instance.save(force_insert=True)
+
+
+@dataclass(frozen=True)
+class Upsert:
+    """`upsert`'s arguments, as one part of a `write`."""
+
+    instances: Sequence[Model]
+    unique_fields: tuple[str, ...]
+    update_fields: tuple[str, ...] = ()
+    add_fields: tuple[str, ...] = ()
+
+
+def write(*parts: Model | Upsert, using: str | None = None) -> None:
+    """Several writes in one statement, in the order given: a model instance is INSERTed as
+    `insert` does it, an `Upsert` as `upsert` does it. All of them are written or none.
+
+    A foreign key to the instance of an earlier part whose key the database makes (an instance
+    given on its own) takes that key: a new user and the rows that point at it go together.
+    On PostgreSQL each part is a data-modifying WITH query; a later part reads the key of an
+    earlier one with a sub-select, and the statement's one row is the keys made.
+    """
+    using = using or DEFAULT_DB_ALIAS
+    steps = [part if isinstance(part, Upsert) else Upsert([part], ()) for part in parts]
+    if not all(_fast(type(step.instances[0]), using) for step in steps):
+        _orm_write(steps, using)
+        return
+    # Part number of each instance whose key the statement makes, by the instance's id().
+    keyed: dict[int, int] = {}
+    statements, values = [], []
+    for number, step in enumerate(steps):
+        model, first = type(step.instances[0]), step.instances[0]
+        with_pk = first.pk is not None
+        fields = _fields(model, with_pk=with_pk)
+        links = _links(first, fields, keyed)
+        statements.append(
+            _insert_sql(
+                model,
+                with_pk=with_pk,
+                rows=len(step.instances),
+                unique=step.unique_fields,
+                update=step.update_fields,
+                add=step.add_fields,
+                links=links,
+            )
+        )
+        # A linked column takes no parameter: its value is the sub-select.
+        linked = {column for column, _, _ in links}
+        values += [
+            value
+            for instance in step.instances
+            for field, value in zip(fields, _values(instance, fields, using), strict=True)
+            if field.column not in linked
+        ]
+        if not with_pk and not step.unique_fields and len(step.instances) == 1:
+            keyed[id(first)] = number
+    made = sorted(keyed.values())
+    sql = statements[0] if len(steps) == 1 else _with_sql(statements, steps, made)
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, values)
+        if made:
+            for number, pk in zip(made, cursor.fetchone(), strict=True):
+                steps[number].instances[0].pk = pk
+    for step in steps:
+        for instance in step.instances:
+            _link_keys(instance)
+            _saved(instance, using)
+
+
+def _with_sql(statements: list[str], steps: list[Upsert], made: list[int]) -> str:
+    """`statements` as the WITH queries w0, w1…, then a SELECT of the keys of parts `made`."""
+    quote = connection.ops.quote_name
+    queries = ", ".join(f"w{number} AS ({sql})" for number, sql in enumerate(statements))
+    keys = ", ".join(
+        f"(SELECT {quote(_pk_column(steps[number]))} FROM w{number})"  # noqa: S608
+        for number in made
+    )
+    return f"WITH {queries} SELECT {keys or 'NULL'}"
+
+
+def _pk_column(step: Upsert) -> str:
+    return cast(str, step.instances[0]._meta.pk.column)
+
+
+def _links(
+    instance: Model, fields: list[Field], keyed: dict[int, int]
+) -> tuple[tuple[str, int, str], ...]:
+    """(column, part, key column) for each foreign key of `instance` to an instance of an earlier
+    part whose key the statement makes."""
+    links = []
+    for field in fields:
+        if not field.is_relation or getattr(instance, field.attname) is not None:
+            continue
+        target = field.get_cached_value(instance, default=None)  # type: ignore[attr-defined]
+        if target is not None and id(target) in keyed:
+            key = cast(str, target._meta.pk.column)
+            links.append((cast(str, field.column), keyed[id(target)], key))
+    return tuple(links)
+
+
+def _link_keys(instance: Model) -> None:
+    """Copy the keys of the rows `instance` points at, made by the statement, into its foreign
+    keys."""
+    for field in instance._meta.concrete_fields:
+        if field.is_relation and getattr(instance, field.attname) is None:
+            target = field.get_cached_value(instance, default=None)  # type: ignore[attr-defined]
+            if target is not None:
+                setattr(instance, field.attname, target.pk)
+
+
+def _orm_write(steps: list[Upsert], using: str) -> None:
+    with transaction.atomic(using=using):
+        for step in steps:
+            for instance in step.instances:
+                _link_keys(instance)
+            if step.unique_fields:
+                upsert(
+                    step.instances,
+                    unique_fields=step.unique_fields,
+                    update_fields=step.update_fields,
+                    add_fields=step.add_fields,
+                )
+            else:
+                for instance in step.instances:
+                    insert(instance, using=using)

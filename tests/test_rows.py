@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models.signals import post_save
 from django.utils import timezone
 
-from referral_api.rows import insert, insert_many, upsert
+from referral_api.rows import Upsert, insert, insert_many, upsert, write
 from rewards.models import RewardBalance, RewardEntry
 from tests.factories import create_user, make_rule, next_phone
 from users.invite_codes import generate_invite_code
@@ -168,3 +168,95 @@ def test_insert_many_writes_the_rows_bulk_create_writes_and_sets_each_key_in_ord
         assert stored(RewardEntry, mine.pk) == stored(RewardEntry, theirs.pk) | {
             "referral_id": mine.referral_id
         }
+
+
+def sightings_of(user: User, at: Any) -> Upsert:
+    return Upsert(
+        [
+            Sighting(user=user, kind="ip", digest="a" * 64, last_seen_at=at),
+            Sighting(user=user, kind="device", digest="b" * 64, last_seen_at=at),
+        ],
+        unique_fields=("user", "kind", "digest"),
+        update_fields=("last_seen_at",),
+    )
+
+
+def test_write_puts_a_new_user_and_the_rows_pointing_at_it_in_one_statement(
+    django_assert_num_queries,
+):
+    now = timezone.now()
+    user = a_user(date_joined=now)
+    user.password = "!unusable"
+    session = Session(user=user, created_at=now, last_used_at=now, user_agent="Mozilla")
+    orms = a_user(date_joined=now)
+    orms.password = "!unusable"
+    orms.save(force_insert=True)
+
+    with django_assert_num_queries(1):
+        write(user, sightings_of(user, now), session)
+
+    assert user.pk is not None
+    assert stored(User, user.pk) == stored(User, orms.pk) | {
+        "phone": user.phone,
+        "invite_code": user.invite_code,
+    }
+    assert session.user_id == user.pk
+    assert stored(Session, session.pk)["user_id"] == user.pk
+    found = set(Sighting.objects.filter(user=user).values_list("kind", "digest", "last_seen_at"))
+    assert found == {("ip", "a" * 64, now), ("device", "b" * 64, now)}
+    for instance in (user, session):
+        assert not instance._state.adding
+
+
+def test_write_refreshes_an_existing_users_rows_and_inserts_the_new_one_in_one_statement(
+    django_assert_num_queries,
+):
+    user = create_user()
+    earlier, now = timezone.now() - timedelta(hours=2), timezone.now()
+    Sighting.objects.create(user=user, kind="ip", digest="a" * 64, last_seen_at=earlier)
+    session = Session(user=user, created_at=now, last_used_at=now)
+
+    with django_assert_num_queries(1):
+        write(sightings_of(user, now), session)
+
+    found = set(Sighting.objects.filter(user=user).values_list("kind", "last_seen_at"))
+    assert found == {("ip", now), ("device", now)}
+    assert Session.objects.filter(pk=session.pk, user=user).exists()
+
+
+def test_write_is_all_or_nothing():
+    taken = Session.objects.create(
+        user=create_user(), created_at=timezone.now(), last_used_at=timezone.now()
+    )
+    user = a_user()
+    user.password = "!unusable"
+    at = taken.created_at
+    clash = Session(id=taken.pk, user=user, created_at=at, last_used_at=at)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        write(user, sightings_of(user, timezone.now()), clash)
+
+    # Written one by one, the user would have had its key before the session failed.
+    assert user.pk is None
+    assert not User.objects.filter(phone=user.phone).exists()
+    assert not Sighting.objects.filter(digest="a" * 64).exists()
+
+
+def test_write_with_save_receivers_writes_each_part_through_the_orm_and_links_them():
+    seen = []
+
+    def receiver(sender: type[Session], instance: Session, **kwargs: Any) -> None:
+        seen.append(instance.user_id)
+
+    now = timezone.now()
+    user = a_user()
+    session = Session(user=user, created_at=now, last_used_at=now)
+    post_save.connect(receiver, sender=Session)
+    try:
+        write(user, sightings_of(user, now), session)
+    finally:
+        post_save.disconnect(receiver, sender=Session)
+
+    assert user.pk is not None
+    assert seen == [user.pk]
+    assert Sighting.objects.filter(user=user).count() == 2

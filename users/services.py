@@ -2,10 +2,13 @@
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
 from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
@@ -15,6 +18,7 @@ from invites.selectors import invite_owner
 from invites.services import referral_record
 from referral_api import metrics
 from referral_api.errors import OUTAGE_RETRY_AFTER, ServiceUnavailableError
+from referral_api.rows import Upsert, write
 from users import otp
 from users.exceptions import (
     AccountDisabledError,
@@ -30,8 +34,8 @@ from users.exceptions import (
 from users.invite_codes import NoFreeInviteCodeError
 from users.models import Session, User
 from users.selectors import user_by_phone
-from users.sessions import session_start
-from users.sightings import ClientMarks, sighting_record
+from users.sessions import new_session
+from users.sightings import ClientMarks, sightings
 from users.sms import SmsError, SmsInvalidNumberError, mask_phone, send_sms
 from users.sms_text import login_code_text
 from users.test_numbers import test_numbers
@@ -57,6 +61,8 @@ class OtpSent:
 class SignIn:
     user: User
     is_new_user: bool
+    # The login's session, when it started one (the API's logins do).
+    session: Session | None = None
 
 
 @dataclass(frozen=True)
@@ -126,20 +132,46 @@ def otp_verify(*, phone: str, code: str) -> None:
             raise OtpAttemptsExceededError(retry_after=result.retry_after)
 
 
+def _login_rows(
+    user: User, *, marks: ClientMarks | None, user_agent: str | None, at: datetime
+) -> tuple[list[Model | Upsert], Session | None]:
+    """What a login writes besides a new user: its sightings and, for the API, its session."""
+    rows: list[Model | Upsert] = []
+    if marks is not None:
+        rows.append(sightings(user=user, marks=marks, at=at))
+    session = None
+    if user_agent is not None:
+        session = new_session(user=user, at=at, user_agent=user_agent)
+        rows.append(session)
+    return rows, session
+
+
 def user_sign_up(
-    *, phone: str, inviter: User | None = None, marks: ClientMarks | None = None
-) -> User:
-    """Create a user; with an inviter, the activation is part of the same transaction."""
+    *,
+    phone: str,
+    inviter: User | None = None,
+    marks: ClientMarks | None = None,
+    user_agent: str | None = None,
+) -> SignIn:
+    """Create a user; with an inviter, the activation is part of the same transaction.
+
+    `marks` are recorded as the user's sightings; with a `user_agent` the login starts a session.
+    Both go in the statement that writes the user: a round trip less for each (rows.write).
+    """
+    # One instant for all: the referral happened as the account was created.
+    now = timezone.now()
+    user = User(phone=phone, date_joined=now)
+    rows, session = _login_rows(user, marks=marks, user_agent=user_agent, at=now)
     try:
         if inviter is None:
-            return User.objects.create_with_invite_code(phone=phone)
-        with transaction.atomic():
-            # One instant for both: the referral happened as the account was created.
-            now = timezone.now()
-            user = User.objects.create_with_invite_code(phone=phone, date_joined=now)
-            return referral_record(user=user, owner=inviter, at=now, marks=marks)
+            User.objects.insert_with_invite_code(user, *rows)
+        else:
+            with transaction.atomic():
+                User.objects.insert_with_invite_code(user, *rows)
+                user = referral_record(user=user, owner=inviter, at=now, marks=marks)
     except NoFreeInviteCodeError as exc:
         raise ServiceUnavailableError(retry_after=OUTAGE_RETRY_AFTER) from exc
+    return SignIn(user=user, is_new_user=True, session=session)
 
 
 def user_sign_in(
@@ -148,10 +180,12 @@ def user_sign_in(
     code: str,
     invite_code: str | None = None,
     marks: ClientMarks | None = None,
+    user_agent: str | None = None,
 ) -> SignIn:
     """Every rule of a login, without tokens: check the code; the first login creates the user.
 
-    The API's `auth_login` adds a session and tokens; the web pages start a Django session.
+    The API's `auth_login` passes `user_agent`: the login then starts a session (`SignIn.session`)
+    for its tokens; the web pages start a Django session instead.
     `marks`: the request's client IP and device (HMACs): recorded for the user, and checked for
     abuse signals when this call records a referral.
     """
@@ -162,19 +196,18 @@ def user_sign_in(
         inviter = invite_owner(code=invite_code)
     otp_verify(phone=phone, code=code)
 
-    is_new_user = user is None
     if user is None:
         try:
-            user = user_sign_up(phone=phone, inviter=inviter, marks=marks)
+            return user_sign_up(phone=phone, inviter=inviter, marks=marks, user_agent=user_agent)
         except IntegrityError:
             # Another request signed this phone up first; the code we hold was still valid.
             user = User.objects.select_related("referred_by").get(phone=phone)
-            is_new_user = False
     if not user.is_active:
         raise AccountDisabledError()
-    if marks is not None:
-        sighting_record(user_id=user.pk, marks=marks, at=timezone.now())
-    return SignIn(user=user, is_new_user=is_new_user)
+    rows, session = _login_rows(user, marks=marks, user_agent=user_agent, at=timezone.now())
+    if rows:
+        write(*rows)
+    return SignIn(user=user, is_new_user=False, session=session)
 
 
 def auth_login(
@@ -185,10 +218,12 @@ def auth_login(
     marks: ClientMarks | None = None,
     user_agent: str = "",
 ) -> Login:
-    """Exchange a correct code for tokens (`user_sign_in`, then a session and its tokens)."""
-    signed_in = user_sign_in(phone=phone, code=code, invite_code=invite_code, marks=marks)
-    user = signed_in.user
-    session = session_start(user=user, at=timezone.now(), user_agent=user_agent)
+    """Exchange a correct code for tokens: `user_sign_in` with a session, and its tokens."""
+    signed_in = user_sign_in(
+        phone=phone, code=code, invite_code=invite_code, marks=marks, user_agent=user_agent
+    )
+    # A login given a user agent always starts a session.
+    user, session = signed_in.user, cast(Session, signed_in.session)
     return Login(
         user=user, is_new_user=signed_in.is_new_user, tokens=token_pair_for(user, session=session)
     )

@@ -15,10 +15,16 @@ USER_AGENT_LENGTH = 200
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
-def session_start(*, user: User, at: datetime, user_agent: str = "") -> Session:
-    session = Session(
+def new_session(*, user: User, at: datetime, user_agent: str = "") -> Session:
+    """A session of a login at `at`, not written yet: `session_start` writes it, or a login with
+    its other rows (`rows.write`)."""
+    return Session(
         user=user, created_at=at, last_used_at=at, user_agent=user_agent[:USER_AGENT_LENGTH]
     )
+
+
+def session_start(*, user: User, at: datetime, user_agent: str = "") -> Session:
+    session = new_session(user=user, at=at, user_agent=user_agent)
     insert(session)
     return session
 

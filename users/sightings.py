@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 
 from django.utils.crypto import salted_hmac
 
-from referral_api.rows import upsert
-from users.models import Sighting
+from referral_api.rows import Upsert, write
+from users.models import Sighting, User
 
 KEEP = timedelta(days=30)
 # API.md › Abuse signals: any other value of the header is ignored.
@@ -41,16 +41,20 @@ def client_marks(*, ip: str, device_id: str | None) -> ClientMarks:
     )
 
 
-def sighting_record(*, user_id: int, marks: ClientMarks, at: datetime) -> None:
-    """Record (or refresh) the user's sightings of this IP and device: one statement."""
-    rows = [Sighting(user_id=user_id, kind=Sighting.Kind.IP, digest=marks.ip, last_seen_at=at)]
+def sightings(*, user: User, marks: ClientMarks, at: datetime) -> Upsert:
+    """The user's sightings of this IP and device, to write (or refresh) in one statement; `user`
+    may be a new user written in the same statement (`rows.write`)."""
+    rows = [Sighting(user=user, kind=Sighting.Kind.IP, digest=marks.ip, last_seen_at=at)]
     if marks.device is not None:
         rows.append(
-            Sighting(
-                user_id=user_id, kind=Sighting.Kind.DEVICE, digest=marks.device, last_seen_at=at
-            )
+            Sighting(user=user, kind=Sighting.Kind.DEVICE, digest=marks.device, last_seen_at=at)
         )
-    upsert(rows, unique_fields=("user", "kind", "digest"), update_fields=("last_seen_at",))
+    return Upsert(rows, unique_fields=("user", "kind", "digest"), update_fields=("last_seen_at",))
+
+
+def sighting_record(*, user: User, marks: ClientMarks, at: datetime) -> None:
+    """Record (or refresh) the user's sightings of this IP and device: one statement."""
+    write(sightings(user=user, marks=marks, at=at))
 
 
 def seen_recently(*, user_id: int, kind: str, digest: str, at: datetime) -> bool:

@@ -224,9 +224,7 @@ def test_flagged_referrals_are_counted_by_signal(make_user, django_capture_on_co
     make_rule(referrer_amount=100, referee_amount=50, auto_credit_days=7)
     owner, user = make_user(), make_user()
     owner_ip = "203.0.113.5"
-    sighting_record(
-        user_id=owner.pk, marks=client_marks(ip=owner_ip, device_id=None), at=timezone.now()
-    )
+    sighting_record(user=owner, marks=client_marks(ip=owner_ip, device_id=None), at=timezone.now())
     client = APIClient()
     client.force_authenticate(user=fresh(user))
 

@@ -26,8 +26,10 @@ def test_verify_code_sign_up_query_budget(api_client, outbox, django_assert_max_
     request_code(api_client)
     code = sent_code(outbox)
 
-    # +1: the login's client IP sighting (users.sightings), one upsert; +1: the session row.
-    with django_assert_max_num_queries(6):
+    # The user by phone; the new user with its sighting of the login's client IP and its session,
+    # in one statement (referral_api.rows.write), in a savepoint (an invite code already taken
+    # is drawn again).
+    with django_assert_max_num_queries(4):
         response = verify_code(api_client, PHONE, code)
 
     assert response.status_code == 200
@@ -40,12 +42,12 @@ def test_verify_code_sign_up_with_invite_query_budget(
     request_code(api_client)
     code = sent_code(outbox)
 
-    # The user row, the referral (both rows in one UPDATE), the owner's day count (UPDATE, and
-    # INSERT for the first of the day), the active rule: none, the owner's sighting of this IP
-    # (abuse signal same_ip), the new user's sighting, the session row; the referral's locks
-    # (the owner's root read, the new user, the root and the owner locked one by one, in a
+    # The user row with its sighting and its session (one statement), the referral (both rows in
+    # one UPDATE), the owner's day count (UPDATE, and INSERT for the first of the day), the
+    # active rule: none, the owner's sighting of this IP (abuse signal same_ip); the referral's
+    # locks (the owner's root read, the new user, the root and the owner locked one by one, in a
     # savepoint: invites.services._lock_for_referral).
-    with django_assert_max_num_queries(19):
+    with django_assert_max_num_queries(17):
         response = verify_code(api_client, PHONE, code, invite_code=inviter.invite_code)
 
     assert response.status_code == 200
@@ -59,9 +61,8 @@ def test_verify_code_sign_up_with_invite_and_rule_query_budget(
     request_code(api_client)
     code = sent_code(outbox)
 
-    # As above, plus both entries in one INSERT and each user's first balance row (UPDATE that
-    # finds none, INSERT).
-    with django_assert_max_num_queries(24):
+    # As above, plus both entries in one INSERT and both balances in one upsert.
+    with django_assert_max_num_queries(19):
         response = verify_code(api_client, PHONE, code, invite_code=inviter.invite_code)
 
     assert response.status_code == 200
@@ -74,8 +75,9 @@ def test_verify_code_sign_in_query_budget(
     request_code(api_client)
     code = sent_code(outbox)
 
-    # The user, the sighting of the login's client IP (one upsert), the session row.
-    with django_assert_max_num_queries(3):
+    # The user; the sighting of the login's client IP (an upsert) and the session row, in one
+    # statement (referral_api.rows.write).
+    with django_assert_max_num_queries(2):
         response = verify_code(api_client, PHONE, code)
 
     assert response.status_code == 200

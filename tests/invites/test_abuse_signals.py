@@ -40,9 +40,7 @@ def _rule() -> None:
 def seen_owner(make_user: Callable[..., User]) -> User:
     """A code owner who signed in from OWNER_IP with OWNER_DEVICE just now."""
     owner = make_user()
-    sighting_record(
-        user_id=owner.pk, marks=client_marks(ip=OWNER_IP, device_id=OWNER_DEVICE), at=NOW
-    )
+    sighting_record(user=owner, marks=client_marks(ip=OWNER_IP, device_id=OWNER_DEVICE), at=NOW)
     return owner
 
 
@@ -367,8 +365,8 @@ def test_prune_sightings_deletes_only_those_older_than_30_days(make_user):
         client_marks(ip="198.51.100.1", device_id=None),
         client_marks(ip="198.51.100.2", device_id=None),
     )
-    sighting_record(user_id=user.pk, marks=old, at=NOW - timedelta(days=30, seconds=1))
-    sighting_record(user_id=user.pk, marks=recent, at=NOW - timedelta(days=29))
+    sighting_record(user=user, marks=old, at=NOW - timedelta(days=30, seconds=1))
+    sighting_record(user=user, marks=recent, at=NOW - timedelta(days=29))
 
     first = sightings_prune(now=NOW)
     second = sightings_prune(now=NOW)
@@ -380,7 +378,7 @@ def test_prune_sightings_deletes_only_those_older_than_30_days(make_user):
 def test_prune_sightings_command_says_what_it_did(make_user, capsys):
     user = make_user()
     sighting_record(
-        user_id=user.pk,
+        user=user,
         marks=client_marks(ip="198.51.100.1", device_id=None),
         at=datetime.now(UTC) - timedelta(days=31),
     )

@@ -114,7 +114,7 @@ def test_user_sign_up_crowd_with_one_code_respects_the_daily_cap() -> None:
     def sign_up_crowd(owner: User) -> list[Any]:
         phones = [next_phone() for _ in range(CROWD)]
         return run_concurrently(
-            CROWD, lambda index: user_sign_up(phone=phones[index], inviter=owner)
+            CROWD, lambda index: user_sign_up(phone=phones[index], inviter=owner).user
         )
 
     results = [sign_up_crowd(owner) for owner in owners]
@@ -160,7 +160,7 @@ def test_user_sign_up_same_phone_twice_at_once_writes_one_pair() -> None:
 
     def sign_up_twice(owner: User) -> list[Any]:
         phone = next_phone()
-        return run_concurrently(2, lambda _: user_sign_up(phone=phone, inviter=owner))
+        return run_concurrently(2, lambda _: user_sign_up(phone=phone, inviter=owner).user)
 
     results = [sign_up_twice(owner) for owner in owners]
 

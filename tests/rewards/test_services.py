@@ -41,7 +41,7 @@ def by_activation(owner: User) -> User:
 
 def by_sign_up(owner: User) -> User:
     """A new user signs up with `owner`'s code."""
-    return user_sign_up(phone=next_phone(), inviter=owner)
+    return user_sign_up(phone=next_phone(), inviter=owner).user
 
 
 @pytest.fixture(params=[by_activation, by_sign_up], ids=["activation", "sign_up"])

@@ -219,7 +219,7 @@ def test_profile_shows_the_balance_and_latest_entries_held_ones_as_pending(
 ) -> None:
     make_rule(referrer_amount=100, referee_amount=50, unit="points")
     marks = client_marks(ip="192.0.2.10", device_id=None)
-    sighting_record(user_id=user.pk, marks=marks, at=datetime.now(UTC))
+    sighting_record(user=user, marks=marks, at=datetime.now(UTC))
     held, other = make_user(), make_user()
     refer(held, user, marks=marks)
     refer(other, user)

@@ -271,7 +271,7 @@ def _with_sql(statements: list[str], steps: list[Upsert], made: list[int]) -> st
     quote = connection.ops.quote_name
     queries = ", ".join(f"w{number} AS ({sql})" for number, sql in enumerate(statements))
     keys = ", ".join(
-        f"(SELECT {quote(_pk_column(steps[number]))} FROM w{number})"  # noqa: S608
+        f"(SELECT {quote(_pk_column(steps[number]))} FROM w{number})"  # noqa: S608  # nosec B608
         for number in made
     )
     return f"WITH {queries} SELECT {keys or 'NULL'}"

@@ -19,11 +19,12 @@ DEVICE_HEADER = "X-Device-Id"
 
 # Each input serializer's fields, built once per language. DRF builds them again for every
 # serializer (a deep copy of the declared fields: 50 µs of a login's 110 µs of validation), and
-# under load each microsecond of a login counts (docs/performance.md › The logins). Sharing them is
-# safe for input serializers: validating reads a field and never changes it, and the only thing
-# a field reads of its serializer is `partial` and `context`, which `validated` never sets. Per
-# language, because a field may translate a message as it is built (users.serializers'
-# OtpCodeField); forgotten when a setting changes (tests), because a field may read one then.
+# a login's CPU is what its benchmark target measures (docs/performance.md › What the work
+# changed). Sharing them is safe for input serializers: validating reads a field and never
+# changes it, and the only things a field reads of its serializer are `partial` and `context`,
+# which `validated` never sets. Per language, because a field may translate a message as it is
+# built (users.serializers' OtpCodeField); forgotten when a setting changes (tests), because a
+# field may read one then.
 _FIELDS: dict[tuple[type[serializers.Serializer], str | None], Any] = {}
 
 

@@ -5,7 +5,7 @@ session (`users.sessions`); a referral under a reward rule writes two entries an
 two balances (`rewards.services`). Through `Model.save()`, `bulk_create()` and an UPDATE with
 `F()` each of those cost 280-700 µs of CPU, most of it building the statement (the query
 compiler and the layers around it), more than PostgreSQL takes to run it. Built once per model
-and row count, they cost a third to a half of that (`scripts/login_write_costs.py`,
+and row count, they cost a third to a half of that (`scripts/write_costs.py`,
 docs/performance.md › What the work changed). This is the one place that does it:
 
 - values are prepared as the ORM prepares them (`Field.pre_save`, then `get_db_prep_save`), and
@@ -18,7 +18,7 @@ docs/performance.md › What the work changed). This is the one place that does 
 `write` puts several of these writes into one statement (a sign-up's user, sighting and session,
 a sign-in's sighting and session): each round trip to PostgreSQL is also a moment the request's
 thread gives up the GIL and waits to get it back, and under load that wait cost more CPU than
-the statement itself (docs/performance.md › The logins).
+the statement itself (docs/performance.md › What the work changed).
 
 tests/test_rows.py checks each statement against the row the ORM writes.
 """

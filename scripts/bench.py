@@ -54,6 +54,22 @@ BIG, SMALL = "(100k referrals)", "(10 referrals)"
 ACTIVATE_OFF = "POST /activate-invite/ (no rule, no checks)"
 ACTIVATE_ON = "POST /activate-invite/ (rule + abuse checks)"
 NAME_WIDTH = 48
+# The server's settings in every benchmark (also scripts/bench_gateway.py, bench_logins.py).
+SERVER_ENV = {
+    "BENCH_TOOLS": "true",
+    "DJANGO_DEBUG": "false",
+    "DJANGO_SECRET_KEY": "bench-" + "k" * 60,
+    "JWT_SIGNING_KEY": "bench-jwt-" + "j" * 40,
+    "JWT_ACCESS_MINUTES": "120",
+    "OTP_EXPOSE_CODE": "false",
+    "OTP_SENDS_PER_IP_PER_HOUR": "100000000",
+    "OTP_SENDS_PER_PHONE_PER_HOUR": "1000",
+    "OTP_SENDS_PER_PHONE_PER_DAY": "1000",
+    "OTP_RESEND_COOLDOWN_SECONDS": "0",
+    # The login codes are stored before the run starts and used minutes later.
+    "OTP_TTL_SECONDS": "3600",
+    "GUNICORN_ACCESS_LOG": "",
+}
 
 VERIFY_LUA = """
 local lines = {}
@@ -321,21 +337,7 @@ def main() -> int:
         for line in (services / "env").read_text().splitlines():
             key, _, value = line.removeprefix("export ").partition("=")
             env[key] = value
-        env.update(
-            BENCH_TOOLS="true",
-            DJANGO_DEBUG="false",
-            DJANGO_SECRET_KEY="bench-" + "k" * 60,
-            JWT_SIGNING_KEY="bench-jwt-" + "j" * 40,
-            JWT_ACCESS_MINUTES="120",
-            OTP_EXPOSE_CODE="false",
-            OTP_SENDS_PER_IP_PER_HOUR="100000000",
-            OTP_SENDS_PER_PHONE_PER_HOUR="1000",
-            OTP_SENDS_PER_PHONE_PER_DAY="1000",
-            OTP_RESEND_COOLDOWN_SECONDS="0",
-            # The login codes are stored before the run starts and used minutes later.
-            OTP_TTL_SECONDS="3600",
-            GUNICORN_ACCESS_LOG="",
-        )
+        env.update(SERVER_ENV)
         manage = [*UV, "run", "python", "manage.py"]
         run([*manage, "migrate", "--noinput"], cwd=PROJECT, env=env)
         started = time.monotonic()

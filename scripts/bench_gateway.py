@@ -37,7 +37,17 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from bench import PACED_LUA, REQUEST_CODE_LUA, UV, Result, ensure_wrk, run, wait_for, wrk  # noqa: E402
+from bench import (  # noqa: E402
+    PACED_LUA,
+    REQUEST_CODE_LUA,
+    SERVER_ENV,
+    UV,
+    Result,
+    ensure_wrk,
+    run,
+    wait_for,
+    wrk,
+)
 
 from tests.e2e.live import free_port  # noqa: E402
 
@@ -103,20 +113,7 @@ def main() -> int:
     args = parser.parse_args()
 
     ensure_wrk()
-    env = {
-        **os.environ,
-        "BENCH_TOOLS": "true",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": "bench-" + "k" * 60,
-        "JWT_SIGNING_KEY": "bench-jwt-" + "j" * 40,
-        "JWT_ACCESS_MINUTES": "120",
-        "OTP_EXPOSE_CODE": "false",
-        "OTP_SENDS_PER_IP_PER_HOUR": "100000000",
-        "OTP_SENDS_PER_PHONE_PER_HOUR": "1000",
-        "OTP_SENDS_PER_PHONE_PER_DAY": "1000",
-        "OTP_RESEND_COOLDOWN_SECONDS": "0",
-        "GUNICORN_ACCESS_LOG": "",
-    }
+    env = {**os.environ, **SERVER_ENV}
     manage = [*UV, "run", "python", "manage.py"]
     run([*manage, "migrate", "--noinput"], cwd=PROJECT, env=env)
     run([*manage, "flush", "--noinput"], cwd=PROJECT, env=env)

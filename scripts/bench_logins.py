@@ -27,18 +27,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 import bench  # noqa: E402 - beside this file
-from bench import VERIFY_LUA, ensure_wrk, start_server, stop_server, wrk  # noqa: E402
+from bench import SERVER_ENV, VERIFY_LUA, ensure_wrk, start_server, stop_server, wrk  # noqa: E402
 
-# The bench's server settings (scripts/bench.py), which the codes below must match.
-SERVER_ENV = {
-    "DJANGO_DEBUG": "false",
-    "DJANGO_SECRET_KEY": "bench-" + "k" * 60,
-    "JWT_SIGNING_KEY": "bench-jwt-" + "j" * 40,
-    "OTP_EXPOSE_CODE": "false",
-    "OTP_SENDS_PER_IP_PER_HOUR": "100000000",
-    "OTP_TTL_SECONDS": "3600",
-    "GUNICORN_ACCESS_LOG": "",
-}
 # Codes stored for each sign-up slice: more than the fastest slice signs up (about 800 a second).
 CODES_PER_SLICE = 10_000
 

@@ -4,6 +4,7 @@ killed while clients log in."""
 
 import os
 import signal
+import time
 
 import pytest
 import redis
@@ -25,6 +26,19 @@ def _cluster() -> RedisCluster:
     client = redis_store.connection()
     assert isinstance(client, RedisCluster)
     return client
+
+
+def _primary_and_replica(cluster: RedisCluster, slot: int) -> list:
+    """The slot's primary and its replica as the cluster announces them. A replica shows up in
+    CLUSTER SLOTS a moment after it attaches, which can be after the cluster reports ok (a CI
+    run read the slot with its primary alone): ask again for up to 15 s."""
+    deadline = time.monotonic() + 15
+    nodes = cluster.nodes_manager.slots_cache[slot]
+    while len(nodes) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        cluster.nodes_manager.initialize()
+        nodes = cluster.nodes_manager.slots_cache[slot]
+    return nodes
 
 
 def _node(host: str, port: int) -> redis.Redis:
@@ -64,7 +78,7 @@ def test_cluster_stored_keys_reads_every_primary():
 def test_cluster_primary_killed_logins_fail_over_without_a_restart(outbox):
     cluster = _cluster()
     slot = cluster.keyslot(KILLED_FOR)
-    primary, replica_node = cluster.nodes_manager.slots_cache[slot][:2]
+    primary, replica_node = _primary_and_replica(cluster, slot)[:2]
     replica = _node(replica_node.host, replica_node.port)
 
     def kill_primary() -> None:

@@ -33,7 +33,11 @@ NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def _rule() -> None:
-    make_rule(referrer_amount=100, referee_amount=50, auto_credit_days=7)
+    # Created before NOW: a referral takes the rule active at its own instant, and the wall
+    # clock is past NOW from the day NOW was written.
+    make_rule(
+        referrer_amount=100, referee_amount=50, auto_credit_days=7, at=NOW - timedelta(days=1)
+    )
 
 
 @pytest.fixture
@@ -239,9 +243,8 @@ def test_abuse_checks_off_flag_nothing_and_open_no_window(seen_owner, make_user,
 
 
 def test_sign_up_with_invite_code_is_checked_too(api_client, outbox, seen_owner):
-    request_code(api_client, "+79990002222")
-
-    with time_machine.travel(datetime.now(UTC) + timedelta(seconds=1), tick=False):
+    with time_machine.travel(NOW + timedelta(seconds=1), tick=False):
+        request_code(api_client, "+79990002222")
         response = verify_code(
             api_client,
             "+79990002222",

@@ -5,8 +5,8 @@ two runs, so this pairs the versions in the same minutes: each checkout's `make 
 once (on the same PostgreSQL and Redis), and every round visits them in turn: a `/healthz/`
 slice, then a slice of sign-ups (POST /verify-code/ for distinct new phones, 16 connections, the
 bench's own wrk script). It prints each round's ratio of the two rates, their median per
-checkout, and the CPU each request cost the server's processes, PostgreSQL and Redis (their
-/proc times over the slice, divided by its requests).
+checkout, and the CPU each request of both slices cost the server's processes, PostgreSQL,
+Redis and wrk (their /proc times over the slice, divided by its requests).
 
 Run it with PostgreSQL and Redis up and their environment loaded (`make services`, then
 `source <dir>/env`), the checkouts being clones at the commits to compare:
@@ -16,6 +16,7 @@ Run it with PostgreSQL and Redis up and their environment loaded (`make services
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -34,7 +35,8 @@ CODES_PER_SLICE = 10_000
 
 
 def cpu_seconds() -> dict[str, float]:
-    """CPU time (user + system) of every process on the machine, summed by program name."""
+    """CPU time (user + system) of every process on the machine, summed by program name, and
+    of this script's finished children (wrk)."""
     totals: dict[str, float] = defaultdict(float)
     tick = os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
@@ -47,7 +49,21 @@ def cpu_seconds() -> dict[str, float]:
         name = stat[stat.index("(") + 1 : stat.rindex(")")].split()[0]
         fields = stat[stat.rindex(")") + 2 :].split()
         totals[name] += (int(fields[11]) + int(fields[12])) / tick
+    # wrk has exited by the time a slice is measured: its time is in the finished children's.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    totals["wrk"] = children.ru_utime + children.ru_stime
     return totals
+
+
+def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> str:
+    """The CPU milliseconds each request cost the server's processes, the databases and wrk
+    (which runs on the same cores), and their sum: the machine's whole cost of one request."""
+    costs = {
+        name: (after.get(name, 0) - before.get(name, 0)) * 1000 / max(requests, 1)
+        for name in ("gunicorn", "postgres", "redis-server", "wrk")
+    }
+    shown = ", ".join(f"{name} {cost:.2f}" for name, cost in costs.items())
+    return f"{sum(costs.values()):.2f} ({shown})"
 
 
 def main() -> int:
@@ -94,8 +110,9 @@ def main() -> int:
             for checkout, base in zip(args.checkouts, bases, strict=True):
                 codes = codes_file(slices)
                 slices += 1
-                healthz = wrk("GET /healthz/", f"{base}/healthz/", seconds=4, connections=16)
                 before = cpu_seconds()
+                healthz = wrk("GET /healthz/", f"{base}/healthz/", seconds=4, connections=16)
+                between = cpu_seconds()
                 signups = wrk(
                     "sign-up",
                     f"{base}/",
@@ -106,14 +123,12 @@ def main() -> int:
                 )
                 after = cpu_seconds()
                 ratios[checkout].append(signups.rps / healthz.rps)
-                cost = {
-                    name: f"{(after[name] - before.get(name, 0)) * 1000 / signups.requests:.2f}"
-                    for name in ("gunicorn", "postgres", "redis-server")
-                }
                 print(
                     f"round {round_number + 1} {checkout}: /healthz/ {healthz.rps:.0f}/s, "
                     f"sign-ups {signups.rps:.0f}/s ({signups.errors} errors), "
-                    f"{signups.rps / healthz.rps:.1%}; CPU ms a sign-up {cost}",
+                    f"{signups.rps / healthz.rps:.1%}; CPU ms a /healthz/ "
+                    f"{cpu_per_request(before, between, healthz.requests)}, a sign-up "
+                    f"{cpu_per_request(between, after, signups.requests)}",
                     flush=True,
                 )
     finally:
